@@ -1,0 +1,19 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY pyproject.toml constraints.txt README.md ./
+COPY app ./app
+RUN pip install -c constraints.txt . \
+    && useradd --create-home --uid 10001 service \
+    && mkdir -p /app/data && chown service /app/data
+COPY alembic.ini ./
+COPY migrations ./migrations
+
+USER service
+ENV WEB_CONCURRENCY=4 PORT=8000
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz')"
+# Migrations first (the only source of the schema), then the server with several workers.
+CMD ["sh", "-c", "ugs migrate && exec ugs serve --host 0.0.0.0 --port \"$PORT\" --workers \"$WEB_CONCURRENCY\""]

@@ -1,0 +1,82 @@
+"""Domain errors. Each kind carries its HTTP status, a stable slug (-> problem `type`) and a title.
+
+No FastAPI here: services raise these, app/problems.py renders them as RFC 9457 documents.
+"""
+
+from typing import Any, ClassVar
+
+PROBLEM_BASE = "https://problems.user-groups.example/"
+
+
+class AppError(Exception):
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extensions = extensions
+
+    @classmethod
+    def type_uri(cls) -> str:
+        return PROBLEM_BASE + cls.slug
+
+
+class Unauthenticated(AppError):
+    status = 401
+    slug = "unauthenticated"
+    title = "Missing or invalid API key"
+
+
+class Forbidden(AppError):
+    status = 403
+    slug = "forbidden"
+    title = "The API key's role does not allow this operation"
+
+
+class NotFound(AppError):
+    status = 404
+    slug = "not-found"
+    title = "Resource not found"
+
+
+class Conflict(AppError):
+    status = 409
+    slug = "conflict"
+    title = "The request conflicts with the current state"
+
+
+class AlreadyExists(Conflict):
+    slug = "already-exists"
+    title = "A resource with this unique value already exists"
+
+
+class ChargingGroupNotEmpty(Conflict):
+    slug = "charging-group-not-empty"
+    title = "The charging group still has charge points"
+
+
+class IdempotencyKeyReused(Conflict):
+    slug = "idempotency-key-reused"
+    title = "The Idempotency-Key was already used for a different request"
+
+
+class PreconditionFailed(AppError):
+    status = 412
+    slug = "precondition-failed"
+    title = "The resource was changed since you read it (If-Match does not match)"
+
+
+class InvalidInput(AppError):
+    """A semantic validation error found by a service (422, with a list of field errors)."""
+
+    status = 422
+    slug = "validation-error"
+    title = "The request is not valid"
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    slug = "service-unavailable"
+    title = "The service is temporarily unavailable"

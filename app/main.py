@@ -1,0 +1,76 @@
+"""create_app(): middleware, exception handlers, routers. No logic."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
+
+from app import __doc__ as description
+from app.db import Database
+from app.logging_config import configure_logging
+from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.problems import install_problem_handlers, problem_schemas
+from app.routers import api_router, ops
+from app.settings import Settings, get_settings
+
+API_VERSION = "1.0.0"
+
+
+def operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.db.dispose()
+
+    app: FastAPI = FastAPIOffline(
+        title="User groups service",
+        version=API_VERSION,
+        description=description,
+        generate_unique_id_function=operation_id,
+        lifespan=lifespan,
+        favicon_url="data:,",
+    )
+    app.state.settings = settings
+    app.state.db = Database(settings)
+
+    install_problem_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(api_router)
+
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Location", "X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,28 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.enums import Role
+from app.models.base import Base, CreatedAtMixin, IdMixin, str_enum
+
+
+class Organization(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "organizations"
+
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class ApiKey(IdMixin, CreatedAtMixin, Base):
+    """A bearer key: `ugs_<prefix>_<secret>`; only the SHA-256 of the whole key is stored."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_organization_id_created_at", "organization_id", "created_at", "id"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)

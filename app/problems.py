@@ -1,0 +1,259 @@
+"""RFC 9457 problem details: the schema, every exception handler, and OpenAPI declarations."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import PROBLEM_BASE, AlreadyExists, AppError, InvalidInput, PreconditionFailed
+
+logger = logging.getLogger("app.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_REF = "#/components/schemas/Problem"
+
+HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthenticated", "Missing or invalid API key"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Resource not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    500: ("internal-error", "Internal server error"),
+    503: ("service-unavailable", "The service is temporarily unavailable"),
+}
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the offending field, e.g. `name` or `cards.3.uid`")
+    loc: list[str | int] = Field(description="Location as a list: body/query/path/header, then keys")
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(description="Stable URI identifying the kind of problem")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = Field(
+        default=None, description="Each invalid field (validation problems only)"
+    )
+
+    model_config = {"extra": "allow"}
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    extensions: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+        "instance": request.url.path,
+        "request_id": getattr(request.state, "request_id", None),
+    }
+    if extensions:
+        body.update(extensions)
+    headers = dict(headers or {})
+    if body["request_id"]:
+        # Also set here: the 500 handler runs outside the request-id middleware.
+        headers["X-Request-ID"] = body["request_id"]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def field_errors(errors: Any) -> list[dict[str, Any]]:
+    result = []
+    for error in errors:
+        loc = [part if isinstance(part, int) else str(part) for part in error.get("loc", ())]
+        path = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
+        result.append(
+            {
+                "field": ".".join(str(part) for part in path) or str(loc[0] if loc else ""),
+                "loc": loc,
+                "msg": str(error.get("msg", "invalid")),
+                "type": str(error.get("type", "value_error")),
+            }
+        )
+    return result
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem_response(
+        request,
+        status=exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        extensions=exc.extensions,
+        headers=headers,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = field_errors(exc.errors())
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return problem_response(
+        request,
+        status=422,
+        slug=InvalidInput.slug,
+        title=InvalidInput.title,
+        detail=f"Invalid fields: {fields}" if fields else InvalidInput.title,
+        extensions={"errors": errors},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = HTTP_SLUGS.get(exc.status_code, (f"http-{exc.status_code}", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return problem_response(
+        request,
+        status=exc.status_code,
+        slug=slug,
+        title=title,
+        detail=detail,
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # Services check uniqueness first; this is the race where two requests both passed the check.
+    logger.info("integrity error: %s", exc, extra={"request_id": getattr(request.state, "request_id", None)})
+    return problem_response(
+        request,
+        status=409,
+        slug=AlreadyExists.slug,
+        title=AlreadyExists.title,
+        detail="The change conflicts with a concurrent change or an existing resource; retry.",
+    )
+
+
+async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(request, status=412, slug=PreconditionFailed.slug, title=PreconditionFailed.title)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning(
+        "database unavailable: %s",
+        type(exc).__name__,
+        extra={"request_id": getattr(request.state, "request_id", None)},
+    )
+    slug, title = HTTP_SLUGS[503]
+    return problem_response(
+        request,
+        status=503,
+        slug=slug,
+        title=title,
+        detail="The database cannot be reached; retry later.",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated or _is_connection_problem(exc.orig):
+        return await _database_unavailable(request, exc)
+    return await _unhandled(request, exc)
+
+
+def _is_connection_problem(error: BaseException | None) -> bool:
+    if error is None:
+        return False
+    name = type(error).__name__
+    return isinstance(error, OSError | TimeoutError) or name in {
+        "ConnectionDoesNotExistError",
+        "InterfaceError",
+        "CannotConnectNowError",
+        "ConnectionFailureError",
+        "TooManyConnectionsError",
+        "AdminShutdownError",
+    }
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    if _is_connection_problem(exc):
+        return await _database_unavailable(request, exc)
+    logger.exception("unhandled error", extra={"request_id": getattr(request.state, "request_id", None)})
+    slug, title = HTTP_SLUGS[500]
+    return problem_response(
+        request,
+        status=500,
+        slug=slug,
+        title=title,
+        detail="An unexpected error occurred. Quote the request_id when reporting it.",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(StaleDataError, _stale_data)
+    app.add_exception_handler(PoolTimeoutError, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _dbapi_error)
+    app.add_exception_handler(OSError, _database_unavailable)
+    app.add_exception_handler(Exception, _unhandled)
+
+
+def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each listed error kind, documented as a problem document."""
+    by_status: dict[int, list[type[AppError]]] = {}
+    for error in errors:
+        by_status.setdefault(error.status, []).append(error)
+    return {
+        status: {
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
+            "description": "; ".join(f"`{e.type_uri()}`: {e.title}" for e in kinds),
+        }
+        for status, kinds in sorted(by_status.items())
+    }
+
+
+def common_problem_responses() -> dict[int | str, dict[str, Any]]:
+    """Problems every /v1 operation can answer with."""
+    return {
+        code: {
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
+            "description": description,
+        }
+        for code, description in (
+            (401, "Missing or invalid API key"),
+            (403, "The API key's role does not allow this operation"),
+            (422, "A field is invalid; `errors` lists each one"),
+            (500, "Unexpected error (generic text; quote request_id)"),
+            (503, "The database is unreachable; retry later"),
+        )
+    }
+
+
+def problem_schemas() -> dict[str, Any]:
+    """Component schemas referenced by the problem responses (added to the OpenAPI document)."""
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions = schema.pop("$defs", {})
+    return {"Problem": schema, **definitions}

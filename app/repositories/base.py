@@ -1,0 +1,55 @@
+"""Repository[M]: statements scoped to one organization. Never commits."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar, TypeVarTuple
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.pagination import PageRequest
+
+M = TypeVar("M", bound=Any)
+Ts = TypeVarTuple("Ts")
+
+
+class Repository(Generic[M]):
+    model: type[M]
+
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID) -> None:
+        self.session = session
+        self.organization_id = organization_id
+
+    def base_statement(self) -> Select[M]:
+        """Everything this repository reads starts here: another organization's rows do not exist."""
+        return select(self.model).where(self.model.organization_id == self.organization_id)
+
+    async def get(self, id_: uuid.UUID, *, for_update: bool = False) -> M | None:
+        statement = self.base_statement().where(self.model.id == id_)
+        if for_update:
+            statement = statement.with_for_update()
+        entity: M | None = (await self.session.execute(statement)).scalar_one_or_none()
+        return entity
+
+    def add(self, entity: M) -> M:
+        self.session.add(entity)
+        return entity
+
+    async def delete(self, entity: M) -> None:
+        await self.session.delete(entity)
+
+    async def page(self, statement: Select[M], page: PageRequest) -> tuple[Sequence[M], bool]:
+        """Newest first, keyset on (created_at, id); returns the rows and whether more follow."""
+        rows = (await self.session.execute(paginate(statement, self.model, page))).scalars().all()
+        return rows[: page.limit], len(rows) > page.limit
+
+
+def paginate(statement: Select[*Ts], model: Any, page: PageRequest) -> Select[*Ts]:
+    if page.after is not None:
+        statement = statement.where(
+            or_(
+                model.created_at < page.after.created_at,
+                and_(model.created_at == page.after.created_at, model.id < page.after.id),
+            )
+        )
+    return statement.order_by(model.created_at.desc(), model.id.desc()).limit(page.limit + 1)

@@ -1,0 +1,39 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.enums import EntityType
+from app.routers.deps import PageParams, Reader, Uow, next_cursor
+from app.schemas.audit import AuditEventRead
+from app.schemas.common import Page
+from app.services import audit_events as service
+
+router = APIRouter(prefix="/audit-events", tags=["audit-events"])
+
+
+@router.get("", response_model=Page[AuditEventRead])
+async def list_audit_events(
+    ctx: Reader,
+    session: Uow,
+    page: PageParams,
+    entity_type: Annotated[EntityType | None, Query()] = None,
+    entity_id: Annotated[uuid.UUID | None, Query()] = None,
+    actor_api_key_id: Annotated[uuid.UUID | None, Query()] = None,
+    since: Annotated[datetime | None, Query(description="Inclusive lower bound (RFC 3339)")] = None,
+    until: Annotated[datetime | None, Query(description="Exclusive upper bound (RFC 3339)")] = None,
+) -> Page[AuditEventRead]:
+    """The organization's whole audit trail, newest first."""
+    events, more = await service.search(
+        session,
+        ctx,
+        page,
+        entity_type=entity_type.value if entity_type else None,
+        entity_id=entity_id,
+        actor_api_key_id=actor_api_key_id,
+        since=since,
+        until=until,
+    )
+    items = [AuditEventRead.model_validate(event) for event in events]
+    return Page(items=items, next_cursor=next_cursor(items, more, lambda e: e.created_at, lambda e: e.id))

@@ -1,0 +1,152 @@
+"""Annotated dependencies every router uses: unit of work, caller and role, paging, If-Match,
+Idempotency-Key."""
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import unit_of_work
+from app.enums import Role
+from app.errors import Forbidden
+from app.pagination import InvalidCursor, PageRequest, decode_cursor, encode_cursor
+from app.services import api_keys as api_key_service
+from app.services import idempotency as idempotency_service
+from app.services.context import RequestContext
+
+Uow = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ugs_...`")
+
+
+async def current_context(
+    request: Request,
+    session: Uow,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> RequestContext:
+    raw_key = credentials.credentials if credentials else None
+    return await api_key_service.authenticate(session, raw_key, getattr(request.state, "request_id", None))
+
+
+def require_role(*roles: Role) -> Any:
+    allowed = frozenset(roles)
+
+    async def dependency(
+        ctx: Annotated[RequestContext, Depends(current_context)],
+    ) -> RequestContext:
+        if ctx.role not in allowed:
+            names = ", ".join(sorted(role.value for role in allowed))
+            raise Forbidden(f"Role {ctx.role.value} may not do this; needs one of: {names}.")
+        return ctx
+
+    return Depends(dependency)
+
+
+# Who may do what (SPEC section 8), in one place.
+Admin = Annotated[RequestContext, require_role(Role.admin)]
+Reader = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.viewer)]
+Manager = Annotated[RequestContext, require_role(Role.admin, Role.operator)]
+InfrastructureReader = Annotated[
+    RequestContext, require_role(Role.admin, Role.operator, Role.viewer, Role.integration)
+]
+InfrastructureWriter = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.integration)]
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page")
+    ] = None,
+) -> PageRequest:
+    try:
+        after = decode_cursor(cursor) if cursor else None
+    except InvalidCursor as error:
+        raise RequestValidationError(
+            [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
+        ) from error
+    return PageRequest(limit=limit, after=after)
+
+
+PageParams = Annotated[PageRequest, Depends(page_params)]
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        max_length=200,
+        description="ETag from a previous read; the change is refused (412) if the resource changed since",
+    ),
+]
+
+
+def next_cursor(
+    items: list[Any], more: bool, created_at: Callable[[Any], Any], id_: Callable[[Any], uuid.UUID]
+) -> str | None:
+    if not more or not items:
+        return None
+    last = items[-1]
+    return encode_cursor(created_at(last), id_(last))
+
+
+def set_etag(response: Response, etag: str) -> None:
+    response.headers["ETag"] = etag
+
+
+class Idempotency:
+    """Idempotency-Key on creating POSTs: the first response is stored in the same transaction
+    as the change, and a retry with the same key and body gets it again."""
+
+    def __init__(
+        self,
+        request: Request,
+        session: Uow,
+        key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=255,
+                description="Client-chosen key; a retry with the same key returns the first response",
+            ),
+        ] = None,
+    ) -> None:
+        self.request = request
+        self.session = session
+        self.key = key
+
+    async def create(
+        self,
+        ctx: RequestContext,
+        action: Callable[[], Awaitable[tuple[BaseModel, str, str]]],
+    ) -> Response:
+        """`action` returns (body, location, etag) of the created resource."""
+        fingerprint = ""
+        if self.key is not None:
+            body = await self.request.body()
+            fingerprint = hashlib.sha256(
+                self.request.method.encode() + self.request.url.path.encode() + b"\n" + body
+            ).hexdigest()
+            stored = await idempotency_service.find(self.session, ctx, self.key, fingerprint)
+            if stored is not None:
+                return JSONResponse(
+                    stored.response_body,
+                    status_code=stored.status_code,
+                    headers={**stored.response_headers, "Idempotent-Replayed": "true"},
+                )
+        model, location, etag = await action()
+        content = model.model_dump(mode="json")
+        headers = {"Location": location, "ETag": etag}
+        if self.key is not None:
+            await idempotency_service.remember(
+                self.session, ctx, self.key, fingerprint, 201, content, headers
+            )
+        return JSONResponse(content, status_code=201, headers=headers)
+
+
+IdempotencyKey = Annotated[Idempotency, Depends()]

@@ -1,0 +1,19 @@
+import uuid
+from datetime import datetime
+from typing import Any
+
+from app.schemas.common import Schema
+
+
+class AuditEventRead(Schema):
+    id: uuid.UUID
+    action: str
+    entity_type: str
+    entity_id: uuid.UUID
+    user_group_id: uuid.UUID | None
+    actor_api_key_id: uuid.UUID | None
+    actor_name: str
+    old_values: dict[str, Any] | None
+    new_values: dict[str, Any] | None
+    request_id: str | None
+    created_at: datetime

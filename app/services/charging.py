@@ -1,0 +1,373 @@
+"""Charging infrastructure kept in sync by the platform: charging groups, charge points, connectors."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import AuditAction, ChargePointRole, EntityType
+from app.errors import AlreadyExists, ChargingGroupNotEmpty, InvalidInput, NotFound
+from app.models import ChargePoint, ChargingGroup, Connector
+from app.pagination import PageRequest
+from app.repositories.charging import (
+    ChargePointRepository,
+    ChargingGroupRepository,
+    ConnectorRepository,
+)
+from app.schemas.charging import (
+    ChargePointCreate,
+    ChargePointUpdate,
+    ChargingGroupCreate,
+    ChargingGroupUpdate,
+    ConnectorCreate,
+    ConnectorUpdate,
+)
+from app.services import audit
+from app.services.concurrency import assert_if_match
+from app.services.context import RequestContext
+
+GROUP_FIELDS = ("name", "location_label", "access_control")
+CHARGE_POINT_FIELDS = ("charging_group_id", "identity", "role")
+CONNECTOR_FIELDS = ("charge_point_id", "connector_number", "evse_id", "plug_type", "max_power_kw")
+
+
+@dataclass(frozen=True)
+class ChargingGroupView:
+    group: ChargingGroup
+    charge_point_count: int
+    connector_count: int
+
+
+@dataclass(frozen=True)
+class ChargePointView:
+    charge_point: ChargePoint
+    connector_count: int
+
+
+@dataclass(frozen=True)
+class ConnectorView:
+    connector: Connector
+    charging_group_id: uuid.UUID
+
+
+# Charging groups ---------------------------------------------------------------------------
+
+
+async def get_charging_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> ChargingGroupView:
+    row = await ChargingGroupRepository(session, ctx.organization_id).get_with_counts(id_)
+    if row is None:
+        raise NotFound(f"Charging group {id_} not found.")
+    return ChargingGroupView(*row)
+
+
+async def list_charging_groups(
+    session: AsyncSession, ctx: RequestContext, page: PageRequest
+) -> tuple[list[ChargingGroupView], bool]:
+    rows, more = await ChargingGroupRepository(session, ctx.organization_id).page_with_counts(page)
+    return [ChargingGroupView(*row) for row in rows], more
+
+
+async def create_charging_group(
+    session: AsyncSession, ctx: RequestContext, data: ChargingGroupCreate
+) -> ChargingGroupView:
+    groups = ChargingGroupRepository(session, ctx.organization_id)
+    if await groups.value_taken(ChargingGroup.name, data.name):
+        raise AlreadyExists(f"A charging group named {data.name!r} already exists.", field="name")
+    group = groups.add(ChargingGroup(organization_id=ctx.organization_id, **data.model_dump()))
+    await session.flush()
+    audit.record(
+        session,
+        ctx,
+        AuditAction.charging_group_created,
+        EntityType.charging_group,
+        group.id,
+        new=audit.snapshot(group, *GROUP_FIELDS),
+    )
+    return ChargingGroupView(group, 0, 0)
+
+
+async def update_charging_group(
+    session: AsyncSession,
+    ctx: RequestContext,
+    id_: uuid.UUID,
+    data: ChargingGroupUpdate,
+    if_match: str | None,
+) -> ChargingGroupView:
+    groups = ChargingGroupRepository(session, ctx.organization_id)
+    group = await _locked_group(groups, id_)
+    assert_if_match(group, if_match)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("name") is None:
+        changes.pop("name", None)
+    if changes.get("access_control") is None:
+        changes.pop("access_control", None)
+    if "name" in changes and await groups.value_taken(ChargingGroup.name, changes["name"], id_):
+        raise AlreadyExists(f"A charging group named {changes['name']!r} already exists.", field="name")
+    await _apply(session, ctx, group, changes, GROUP_FIELDS, AuditAction.charging_group_updated)
+    return await get_charging_group(session, ctx, id_)
+
+
+async def delete_charging_group(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
+) -> None:
+    groups = ChargingGroupRepository(session, ctx.organization_id)
+    group = await _locked_group(groups, id_)
+    assert_if_match(group, if_match)
+    if await groups.has_charge_points(id_):
+        raise ChargingGroupNotEmpty(
+            "Delete or move its charge points first; a charging group with charge points is in use."
+        )
+    old = audit.snapshot(group, *GROUP_FIELDS)
+    await groups.delete(group)
+    audit.record(session, ctx, AuditAction.charging_group_deleted, EntityType.charging_group, id_, old=old)
+
+
+async def _locked_group(groups: ChargingGroupRepository, id_: uuid.UUID) -> ChargingGroup:
+    group = await groups.get(id_, for_update=True)
+    if group is None:
+        raise NotFound(f"Charging group {id_} not found.")
+    return group
+
+
+# Charge points -----------------------------------------------------------------------------
+
+
+async def get_charge_point(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> ChargePointView:
+    row = await ChargePointRepository(session, ctx.organization_id).get_with_counts(id_)
+    if row is None:
+        raise NotFound(f"Charge point {id_} not found.")
+    return ChargePointView(*row)
+
+
+async def list_charge_points(
+    session: AsyncSession,
+    ctx: RequestContext,
+    page: PageRequest,
+    charging_group_id: uuid.UUID | None,
+) -> tuple[list[ChargePointView], bool]:
+    repository = ChargePointRepository(session, ctx.organization_id)
+    rows, more = await repository.page_with_counts(page, charging_group_id)
+    return [ChargePointView(*row) for row in rows], more
+
+
+async def create_charge_point(
+    session: AsyncSession, ctx: RequestContext, data: ChargePointCreate
+) -> ChargePointView:
+    charge_points = ChargePointRepository(session, ctx.organization_id)
+    await _require_group(session, ctx, data.charging_group_id)
+    await _check_charge_point(charge_points, data.identity, data.role, data.charging_group_id, None)
+    charge_point = charge_points.add(ChargePoint(organization_id=ctx.organization_id, **data.model_dump()))
+    await session.flush()
+    audit.record(
+        session,
+        ctx,
+        AuditAction.charge_point_created,
+        EntityType.charge_point,
+        charge_point.id,
+        new=audit.snapshot(charge_point, *CHARGE_POINT_FIELDS),
+    )
+    return ChargePointView(charge_point, 0)
+
+
+async def update_charge_point(
+    session: AsyncSession,
+    ctx: RequestContext,
+    id_: uuid.UUID,
+    data: ChargePointUpdate,
+    if_match: str | None,
+) -> ChargePointView:
+    charge_points = ChargePointRepository(session, ctx.organization_id)
+    charge_point = await _locked_charge_point(charge_points, id_)
+    assert_if_match(charge_point, if_match)
+    changes = {key: value for key, value in data.model_dump(exclude_unset=True).items() if value is not None}
+    target_group = changes.get("charging_group_id", charge_point.charging_group_id)
+    if "charging_group_id" in changes:
+        await _require_group(session, ctx, target_group)
+    await _check_charge_point(
+        charge_points,
+        changes.get("identity"),
+        changes.get("role", charge_point.role),
+        target_group,
+        id_,
+    )
+    await _apply(session, ctx, charge_point, changes, CHARGE_POINT_FIELDS, AuditAction.charge_point_updated)
+    return await get_charge_point(session, ctx, id_)
+
+
+async def delete_charge_point(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
+) -> None:
+    """Removes the charge point together with its connectors (each deletion audited)."""
+    charge_points = ChargePointRepository(session, ctx.organization_id)
+    charge_point = await _locked_charge_point(charge_points, id_)
+    assert_if_match(charge_point, if_match)
+    for connector in await charge_points.connectors_of(id_):
+        old = audit.snapshot(connector, *CONNECTOR_FIELDS)
+        await session.delete(connector)
+        audit.record(session, ctx, AuditAction.connector_deleted, EntityType.connector, connector.id, old=old)
+    await session.flush()
+    old = audit.snapshot(charge_point, *CHARGE_POINT_FIELDS)
+    await charge_points.delete(charge_point)
+    audit.record(session, ctx, AuditAction.charge_point_deleted, EntityType.charge_point, id_, old=old)
+
+
+async def _check_charge_point(
+    charge_points: ChargePointRepository,
+    identity: str | None,
+    role: ChargePointRole,
+    charging_group_id: uuid.UUID,
+    exclude_id: uuid.UUID | None,
+) -> None:
+    if identity is not None and await charge_points.value_taken(ChargePoint.identity, identity, exclude_id):
+        raise AlreadyExists(f"A charge point with identity {identity!r} already exists.", field="identity")
+    if role == ChargePointRole.controller:
+        controller = await charge_points.controller_of(charging_group_id)
+        if controller is not None and controller.id != exclude_id:
+            raise AlreadyExists(
+                f"The charging group already has a controller ({controller.identity}); "
+                "add this charge point as an extender.",
+                field="role",
+            )
+
+
+async def _locked_charge_point(charge_points: ChargePointRepository, id_: uuid.UUID) -> ChargePoint:
+    charge_point = await charge_points.get(id_, for_update=True)
+    if charge_point is None:
+        raise NotFound(f"Charge point {id_} not found.")
+    return charge_point
+
+
+async def _require_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> None:
+    if await ChargingGroupRepository(session, ctx.organization_id).get(id_) is None:
+        raise InvalidInput(
+            f"Charging group {id_} does not exist.",
+            errors=[
+                {
+                    "field": "charging_group_id",
+                    "loc": ["body", "charging_group_id"],
+                    "msg": "unknown charging group",
+                    "type": "not_found",
+                }
+            ],
+        )
+
+
+# Connectors --------------------------------------------------------------------------------
+
+
+async def get_connector(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> ConnectorView:
+    row = await ConnectorRepository(session, ctx.organization_id).get_with_group(id_)
+    if row is None:
+        raise NotFound(f"Connector {id_} not found.")
+    return ConnectorView(*row)
+
+
+async def list_connectors(
+    session: AsyncSession,
+    ctx: RequestContext,
+    page: PageRequest,
+    charge_point_id: uuid.UUID | None,
+    charging_group_id: uuid.UUID | None,
+) -> tuple[list[ConnectorView], bool]:
+    repository = ConnectorRepository(session, ctx.organization_id)
+    rows, more = await repository.page_with_group(page, charge_point_id, charging_group_id)
+    return [ConnectorView(*row) for row in rows], more
+
+
+async def create_connector(
+    session: AsyncSession, ctx: RequestContext, data: ConnectorCreate
+) -> ConnectorView:
+    connectors = ConnectorRepository(session, ctx.organization_id)
+    charge_point = await ChargePointRepository(session, ctx.organization_id).get(data.charge_point_id)
+    if charge_point is None:
+        raise InvalidInput(
+            f"Charge point {data.charge_point_id} does not exist.",
+            errors=[
+                {
+                    "field": "charge_point_id",
+                    "loc": ["body", "charge_point_id"],
+                    "msg": "unknown charge point",
+                    "type": "not_found",
+                }
+            ],
+        )
+    if await connectors.value_taken(Connector.evse_id, data.evse_id):
+        raise AlreadyExists(f"A connector with EVSE id {data.evse_id!r} already exists.", field="evse_id")
+    if await connectors.number_taken(data.charge_point_id, data.connector_number):
+        raise AlreadyExists(
+            f"Charge point {charge_point.identity} already has connector {data.connector_number}.",
+            field="connector_number",
+        )
+    connector = connectors.add(Connector(organization_id=ctx.organization_id, **data.model_dump()))
+    await session.flush()
+    audit.record(
+        session,
+        ctx,
+        AuditAction.connector_created,
+        EntityType.connector,
+        connector.id,
+        new=audit.snapshot(connector, *CONNECTOR_FIELDS),
+    )
+    return ConnectorView(connector, charge_point.charging_group_id)
+
+
+async def update_connector(
+    session: AsyncSession,
+    ctx: RequestContext,
+    id_: uuid.UUID,
+    data: ConnectorUpdate,
+    if_match: str | None,
+) -> ConnectorView:
+    connectors = ConnectorRepository(session, ctx.organization_id)
+    connector = await connectors.get(id_, for_update=True)
+    if connector is None:
+        raise NotFound(f"Connector {id_} not found.")
+    assert_if_match(connector, if_match)
+    changes = {key: value for key, value in data.model_dump(exclude_unset=True).items() if value is not None}
+    if "evse_id" in changes and await connectors.value_taken(Connector.evse_id, changes["evse_id"], id_):
+        raise AlreadyExists(
+            f"A connector with EVSE id {changes['evse_id']!r} already exists.", field="evse_id"
+        )
+    await _apply(session, ctx, connector, changes, CONNECTOR_FIELDS, AuditAction.connector_updated)
+    return await get_connector(session, ctx, id_)
+
+
+async def delete_connector(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
+) -> None:
+    connectors = ConnectorRepository(session, ctx.organization_id)
+    connector = await connectors.get(id_, for_update=True)
+    if connector is None:
+        raise NotFound(f"Connector {id_} not found.")
+    assert_if_match(connector, if_match)
+    old = audit.snapshot(connector, *CONNECTOR_FIELDS)
+    await connectors.delete(connector)
+    audit.record(session, ctx, AuditAction.connector_deleted, EntityType.connector, id_, old=old)
+
+
+# Shared ------------------------------------------------------------------------------------
+
+
+async def _apply(
+    session: AsyncSession,
+    ctx: RequestContext,
+    entity: ChargingGroup | ChargePoint | Connector,
+    changes: dict[str, object],
+    fields: Sequence[str],
+    action: AuditAction,
+) -> None:
+    """Sets the changed columns and audits old -> new; a no-op change writes nothing."""
+    before = audit.snapshot(entity, *fields)
+    for key, value in changes.items():
+        setattr(entity, key, value)
+    old, new = audit.changed_only(before, audit.snapshot(entity, *fields))
+    if not new:
+        return
+    await session.flush()
+    entity_type = {
+        ChargingGroup: EntityType.charging_group,
+        ChargePoint: EntityType.charge_point,
+        Connector: EntityType.connector,
+    }[type(entity)]
+    audit.record(session, ctx, action, entity_type, entity.id, old=old, new=new)

@@ -1,0 +1,64 @@
+"""Alembic environment: async engine, URL from config.attributes (tests) or DATABASE_URL."""
+
+import asyncio
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from app.db import Database
+from app.models import Base
+from app.settings import Settings, get_settings
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logging", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+
+
+def settings() -> Settings:
+    url = config.attributes.get("database_url")
+    return Settings(database_url=url) if url else get_settings()
+
+
+def run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async_migrations() -> None:
+    database = Database(settings())
+    try:
+        async with database.engine.connect() as connection:
+            await connection.run_sync(run_migrations)
+            await connection.commit()
+    finally:
+        await database.dispose()
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=Database(settings()).url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_migrations(connection)
+    else:
+        asyncio.run(run_async_migrations())

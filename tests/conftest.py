@@ -1,0 +1,79 @@
+"""Test setup: a fresh database per run (SQLite file, or a new PostgreSQL database when
+DATABASE_URL points at a server), migrated with Alembic once; the real app over HTTP (ASGI).
+
+Tests do not share rows: each one works inside an organization of its own (tests/factories.py),
+and every query of the app is scoped to the caller's organization.
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.cli import migrate
+from app.main import create_app
+from app.settings import Settings, normalize_database_url
+from tests.factories import Org, make_org
+
+SERVER_URL = os.environ.get("DATABASE_URL")
+
+
+def is_postgres() -> bool:
+    return bool(SERVER_URL) and normalize_database_url(SERVER_URL or "").startswith("postgresql")
+
+
+async def _admin_execute(server_url: str, statement: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    dsn = normalize_database_url(server_url).replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def fresh_database_url(tmp_dir: Path) -> Iterator[str]:
+    """A new empty database: created on the PostgreSQL server, or a new SQLite file."""
+    if not is_postgres():
+        yield f"sqlite+aiosqlite:///{tmp_dir / 'test.db'}"
+        return
+    assert SERVER_URL is not None
+    name = f"ugs_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin_execute(SERVER_URL, f'CREATE DATABASE "{name}"'))
+    base = normalize_database_url(SERVER_URL).rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_admin_execute(SERVER_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from fresh_database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    migrate(database_url)
+    return Settings(database_url=database_url, log_level="WARNING", max_body_bytes=1024 * 1024)
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def org(client: TestClient) -> Org:
+    return make_org(client)
+
+
+@pytest.fixture
+def other_org(client: TestClient) -> Org:
+    return make_org(client)

@@ -1,0 +1,82 @@
+"""Plain functions that build test data: organizations and keys directly, the rest over HTTP."""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from app.db import Database, UnitOfWork
+from app.enums import Role
+from app.services import api_keys
+
+
+@dataclass
+class Org:
+    id: uuid.UUID
+    name: str
+    keys: dict[Role, str] = field(default_factory=dict)
+
+    def auth(self, role: Role = Role.admin) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+
+def make_org(client: TestClient) -> Org:
+    db: Database = client.app.state.db  # type: ignore[attr-defined]
+
+    async def create() -> Org:
+        async with UnitOfWork(db) as session:
+            organization = await api_keys.create_organization(session, f"org-{uuid.uuid4().hex[:10]}")
+            org = Org(organization.id, organization.name)
+            ctx = api_keys.system_context(organization.id, "tests")
+            for role in Role:
+                _, secret = await api_keys.create_api_key(session, ctx, f"{role.value} key", role)
+                org.keys[role] = secret
+        return org
+
+    assert client.portal is not None
+    return client.portal.call(create)
+
+
+def ok(response: Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json() if response.content else None
+
+
+def create_charging_group(client: TestClient, org: Org, **fields: Any) -> dict[str, Any]:
+    body = {"name": f"CG {uuid.uuid4().hex[:8]}", **fields}
+    return ok(client.post("/v1/charging-groups", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
+
+
+def create_charge_point(
+    client: TestClient, org: Org, charging_group_id: str, **fields: Any
+) -> dict[str, Any]:
+    body = {
+        "charging_group_id": charging_group_id,
+        "identity": f"CP-{uuid.uuid4().hex[:8]}",
+        **fields,
+    }
+    return ok(client.post("/v1/charge-points", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
+
+
+def create_connector(
+    client: TestClient, org: Org, charge_point_id: str, number: int = 1, **fields: Any
+) -> dict[str, Any]:
+    body = {
+        "charge_point_id": charge_point_id,
+        "connector_number": number,
+        "evse_id": f"DE*TST*E{uuid.uuid4().hex[:8].upper()}*{number}",
+        "plug_type": "type2",
+        "max_power_kw": "22",
+        **fields,
+    }
+    return ok(client.post("/v1/connectors", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
+
+
+def make_site(client: TestClient, org: Org, connectors: int = 2) -> dict[str, Any]:
+    """A charging group with one controller and `connectors` connectors on it."""
+    group = create_charging_group(client, org)
+    charge_point = create_charge_point(client, org, group["id"])
+    created = [create_connector(client, org, charge_point["id"], n) for n in range(1, connectors + 1)]
+    return {"group": group, "charge_point": charge_point, "connectors": created}

@@ -1,0 +1,30 @@
+"""Layering rules that review should not have to catch (import-linter checks the imports)."""
+
+import re
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent.parent / "app"
+
+
+def test_only_the_unit_of_work_commits() -> None:
+    offenders = [
+        str(path.relative_to(APP))
+        for path in APP.rglob("*.py")
+        if path.name != "db.py" and re.search(r"\.commit\(", path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_routers_do_not_touch_sqlalchemy_or_repositories() -> None:
+    for path in (APP / "routers").glob("*.py"):
+        text = path.read_text()
+        assert "from sqlalchemy" not in text.replace("from sqlalchemy.ext.asyncio import AsyncSession", ""), (
+            path
+        )
+        assert "app.repositories" not in text, path
+
+
+def test_services_do_not_import_the_web_framework() -> None:
+    for path in (APP / "services").glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"^(from|import) (fastapi|starlette)", text, re.M), path

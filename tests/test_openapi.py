@@ -1,0 +1,35 @@
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from app.cli import OPENAPI_PATH, openapi_document
+
+
+def test_committed_openapi_document_is_current() -> None:
+    assert OPENAPI_PATH.read_text() == openapi_document(), (
+        "openapi/openapi.json is stale: run `.venv/bin/ugs export-openapi` and commit it"
+    )
+
+
+def test_every_operation_is_named_tagged_and_documents_its_errors(client: TestClient) -> None:
+    document = client.app.openapi()  # type: ignore[attr-defined]
+    operation_ids = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            operation_ids.append(operation["operationId"])
+            assert operation.get("tags"), f"{method} {path} has no tag"
+            assert "_" in operation["operationId"], operation["operationId"]
+            if path.startswith("/v1/"):
+                responses = operation["responses"]
+                for status in ("401", "403", "422", "500"):
+                    assert status in responses, f"{method} {path} does not document {status}"
+                    assert "application/problem+json" in responses[status]["content"]
+                if "{" in path:
+                    assert "404" in responses, f"{method} {path} does not document 404"
+    assert len(operation_ids) == len(set(operation_ids))
+
+
+def test_every_route_is_in_the_document(client: TestClient) -> None:
+    document = client.app.openapi()  # type: ignore[attr-defined]
+    for route in client.app.routes:  # type: ignore[attr-defined]
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            assert route.path in document["paths"], route.path
