@@ -61,7 +61,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_request_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = _route_template(scope)
             method = scope["method"]
             HTTP_REQUESTS.labels(method, route, str(status_code)).inc()
             HTTP_LATENCY.labels(method, route).observe(elapsed)
@@ -136,3 +136,14 @@ def _is_allowed_media_type(media_type: str) -> bool:
     return media_type in BODY_TYPES_ALLOWED or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched path with its parameters put back as `{name}`
+    (`/v1/charging-groups/{charging_group_id}`), so metrics get one series per route, not per id."""
+    if scope.get("route") is None:
+        return "unmatched"
+    path: str = scope["path"]
+    for name, value in scope.get("path_params", {}).items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path

@@ -28,9 +28,7 @@ def test_readiness_fails_when_the_database_is_unreachable() -> None:
 def test_metrics_count_requests_by_route(client: TestClient, org: Org) -> None:
     client.get("/v1/charging-groups", headers=org.auth())
     text = client.get("/metrics").text
-    assert re.search(
-        r'http_requests_total\{method="GET",route="[^"]*charging-groups",status="200"\} \d', text
-    )
+    assert re.search(r'http_requests_total\{method="GET",route="/v1/charging-groups",status="200"\} \d', text)
     assert "http_request_duration_seconds_bucket" in text
 
 
