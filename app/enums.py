@@ -25,6 +25,36 @@ class PlugType(StrEnum):
     nacs = "nacs"
 
 
+class UserGroupType(StrEnum):
+    cards_only = "cards_only"
+
+
+class UserGroupStatus(StrEnum):
+    active = "active"
+    archived = "archived"
+
+
+class ActivationScope(StrEnum):
+    all = "all"
+    custom = "custom"
+
+
+class SessionStatus(StrEnum):
+    active = "active"
+    completed = "completed"
+
+
+class AuthorizationStatus(StrEnum):
+    """OCPP 2.0.1 AuthorizationStatusEnumType (the values this service answers with)."""
+
+    accepted = "Accepted"
+    blocked = "Blocked"
+    expired = "Expired"
+    invalid = "Invalid"
+    not_at_this_location = "NotAtThisLocation"
+    unknown = "Unknown"
+
+
 class AuditAction(StrEnum):
     """`entity.verb`: what a history entry records."""
 
@@ -39,6 +69,24 @@ class AuditAction(StrEnum):
     connector_created = "connector.created"
     connector_updated = "connector.updated"
     connector_deleted = "connector.deleted"
+    user_group_created = "user_group.created"
+    user_group_renamed = "user_group.renamed"
+    user_group_archived = "user_group.archived"
+    user_group_restored = "user_group.restored"
+    user_group_deleted = "user_group.deleted"
+    tariff_set = "tariff.set"
+    tariff_removed = "tariff.removed"
+    activation_replaced = "activation.replaced"
+    activation_added = "activation.added"
+    activation_removed = "activation.removed"
+    card_added = "card.added"
+    cards_bulk_added = "cards.bulk_added"
+    card_updated = "card.updated"
+    card_moved_out = "card.moved_out"
+    card_moved_in = "card.moved_in"
+    card_removed = "card.removed"
+    session_started = "session.started"
+    session_stopped = "session.stopped"
 
 
 class EntityType(StrEnum):
@@ -46,3 +94,7 @@ class EntityType(StrEnum):
     charging_group = "charging_group"
     charge_point = "charge_point"
     connector = "connector"
+    user_group = "user_group"
+    tariff = "tariff"
+    card = "card"
+    session = "session"

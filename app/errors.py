@@ -80,3 +80,38 @@ class ServiceUnavailable(AppError):
     status = 503
     slug = "service-unavailable"
     title = "The service is temporarily unavailable"
+
+
+class GroupHasSessions(Conflict):
+    slug = "group-has-sessions"
+    title = "The user group has charging sessions and cannot be deleted; archive it instead"
+
+
+class GroupArchived(Conflict):
+    slug = "group-archived"
+    title = "The user group is archived; restore it first"
+
+
+class GroupAlreadyArchived(Conflict):
+    slug = "group-already-archived"
+    title = "The user group is already archived"
+
+
+class GroupNotArchived(Conflict):
+    slug = "group-not-archived"
+    title = "The user group is not archived"
+
+
+class CardUidTaken(AlreadyExists):
+    slug = "card-uid-taken"
+    title = "A card with this UID already exists in the organization"
+
+
+class CardsRejected(InvalidInput):
+    slug = "cards-rejected"
+    title = "Some cards were rejected; none were added"
+
+
+class TariffNotSet(NotFound):
+    slug = "tariff-not-set"
+    title = "The user group has no tariff"

@@ -4,14 +4,20 @@ from app.models.audit import AuditEvent, IdempotencyRecord
 from app.models.base import Base
 from app.models.charging import ChargePoint, ChargingGroup, Connector
 from app.models.organization import ApiKey, Organization
+from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup
 
 __all__ = [
+    "Activation",
     "ApiKey",
     "AuditEvent",
     "Base",
+    "Card",
     "ChargePoint",
     "ChargingGroup",
+    "ChargingSession",
     "Connector",
     "IdempotencyRecord",
     "Organization",
+    "TariffVersion",
+    "UserGroup",
 ]

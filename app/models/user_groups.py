@@ -1,0 +1,146 @@
+"""User groups of type cards-only, their tariff versions, activations and cards."""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.enums import ActivationScope, UserGroupStatus, UserGroupType
+from app.models.base import Base, CreatedAtMixin, IdMixin, TimestampsMixin, VersionedMixin, str_enum
+
+ORG_FK = "organizations.id"
+
+
+class UserGroup(IdMixin, TimestampsMixin, VersionedMixin, Base):
+    __tablename__ = "user_groups"
+    __table_args__ = (
+        # Names are unique per organization, compared case-insensitively (name_key = casefold).
+        UniqueConstraint("organization_id", "name_key"),
+        Index("ix_user_groups_org_status_created", "organization_id", "status", "created_at", "id"),
+        Index("ix_user_groups_organization_id_created_at", "organization_id", "created_at", "id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100))
+    type: Mapped[UserGroupType] = mapped_column(str_enum(UserGroupType), default=UserGroupType.cards_only)
+    status: Mapped[UserGroupStatus] = mapped_column(str_enum(UserGroupStatus), default=UserGroupStatus.active)
+    archived_at: Mapped[datetime | None] = mapped_column(default=None)
+    activation_scope: Mapped[ActivationScope] = mapped_column(
+        str_enum(ActivationScope), default=ActivationScope.custom
+    )
+
+
+class TariffVersion(IdMixin, CreatedAtMixin, Base):
+    """One row per tariff change. The current tariff is the row with `valid_until` NULL; a session
+    keeps the version in force when it started."""
+
+    __tablename__ = "tariff_versions"
+    __table_args__ = (
+        Index(
+            "uq_tariff_versions_current",
+            "user_group_id",
+            unique=True,
+            sqlite_where=text("valid_until IS NULL"),
+            postgresql_where=text("valid_until IS NULL"),
+        ),
+        Index("ix_tariff_versions_group_created", "user_group_id", "created_at", "id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"))
+    user_group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_groups.id", ondelete="CASCADE"))
+    currency: Mapped[str] = mapped_column(String(3))
+    price_per_kwh: Mapped[Decimal]
+    session_fee: Mapped[Decimal | None] = mapped_column(default=None)
+    parking_fee_per_hour: Mapped[Decimal | None] = mapped_column(default=None)
+    parking_grace_minutes: Mapped[int | None] = mapped_column(default=None)
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Activation(CreatedAtMixin, Base):
+    """A user group active on one charging group (used when the group's scope is `custom`)."""
+
+    __tablename__ = "activations"
+    __table_args__ = (Index("ix_activations_charging_group_id", "charging_group_id"),)
+
+    user_group_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    charging_group_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("charging_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"))
+
+
+class Card(IdMixin, TimestampsMixin, VersionedMixin, Base):
+    __tablename__ = "cards"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "uid"),
+        Index("ix_cards_group_created", "user_group_id", "created_at", "id"),
+        Index("ix_cards_organization_id_created_at", "organization_id", "created_at", "id"),
+        CheckConstraint(
+            "valid_until IS NULL OR valid_from IS NULL OR valid_until > valid_from", name="validity_order"
+        ),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"))
+    user_group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_groups.id", ondelete="RESTRICT"))
+    uid: Mapped[str] = mapped_column(String(36))
+    label: Mapped[str | None] = mapped_column(String(100), default=None)
+    printed_number: Mapped[str | None] = mapped_column(String(50), default=None)
+    valid_from: Mapped[datetime | None] = mapped_column(default=None)
+    valid_until: Mapped[datetime | None] = mapped_column(default=None)
+    blocked: Mapped[bool] = mapped_column(default=False)
+
+
+class ChargingSession(IdMixin, TimestampsMixin, VersionedMixin, Base):
+    """A charging session reported by the charge-point backend, documented with the tariff in
+    force when it started. Names and ids are copied, so the record outlives cards and connectors."""
+
+    __tablename__ = "charging_sessions"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "transaction_id"),
+        Index("ix_charging_sessions_user_group_id", "user_group_id"),
+        Index("ix_charging_sessions_organization_id_created_at", "organization_id", "created_at", "id"),
+        Index("ix_charging_sessions_card_id", "card_id"),
+        Index("ix_charging_sessions_connector_id", "connector_id"),
+        Index("ix_charging_sessions_charging_group_id", "charging_group_id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"))
+    transaction_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    id_token: Mapped[str] = mapped_column(String(36))
+    card_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("cards.id", ondelete="SET NULL"), default=None
+    )
+    card_label: Mapped[str | None] = mapped_column(String(100), default=None)
+    user_group_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_groups.id", ondelete="RESTRICT"), default=None
+    )
+    user_group_name: Mapped[str | None] = mapped_column(String(100), default=None)
+    connector_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("connectors.id", ondelete="SET NULL"), default=None
+    )
+    evse_id: Mapped[str] = mapped_column(String(48))
+    charging_group_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("charging_groups.id", ondelete="SET NULL"), default=None
+    )
+    charging_group_name: Mapped[str] = mapped_column(String(100))
+    tariff_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tariff_versions.id", ondelete="RESTRICT"), default=None
+    )
+    tariff_snapshot: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    decision_status: Mapped[str] = mapped_column(String(32))
+    decision_reason: Mapped[str] = mapped_column(String(64))
+    meter_start_wh: Mapped[int]
+    meter_stop_wh: Mapped[int | None] = mapped_column(default=None)
+    started_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None] = mapped_column(default=None)
+    energy_kwh: Mapped[Decimal | None] = mapped_column(default=None)
+    cost: Mapped[Decimal | None] = mapped_column(default=None)
+    currency: Mapped[str | None] = mapped_column(String(3), default=None)

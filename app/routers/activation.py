@@ -1,0 +1,74 @@
+import uuid
+
+from fastapi import APIRouter
+
+from app.errors import GroupArchived, NotFound
+from app.problems import problem_responses
+from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
+from app.schemas.user_groups import ActivatedChargingGroup, ActivationInput, ActivationRead
+from app.services import activation as service
+
+router = APIRouter(prefix="/user-groups/{user_group_id}/charging-groups", tags=["activation"])
+
+
+def to_read(view: service.ActivationView) -> ActivationRead:
+    return ActivationRead(
+        scope=view.scope,
+        charging_group_count=view.totals.charging_groups,
+        connector_count=view.totals.connectors,
+        items=[
+            ActivatedChargingGroup(
+                id=cg.id,
+                name=cg.name,
+                location_label=cg.location_label,
+                access_control=cg.access_control,
+                connector_count=count,
+            )
+            for cg, count in view.charging_groups
+        ],
+        next_cursor=next_cursor(
+            list(view.charging_groups), view.more, lambda row: row[0].created_at, lambda row: row[0].id
+        ),
+    )
+
+
+@router.get("", response_model=ActivationRead, responses=problem_responses(NotFound))
+async def get_activation(
+    user_group_id: uuid.UUID, ctx: Reader, session: Uow, page: PageParams
+) -> ActivationRead:
+    """The scope, the totals, and the active charging groups (paginated, newest first)."""
+    return to_read(await service.get_activation(session, ctx, user_group_id, page))
+
+
+@router.put("", response_model=ActivationRead, responses=problem_responses(NotFound, GroupArchived))
+async def replace_activation(
+    user_group_id: uuid.UUID, body: ActivationInput, ctx: Manager, session: Uow, page: PageParams
+) -> ActivationRead:
+    """Replaces the whole activation. Charging groups it activates get access control switched on."""
+    return to_read(await service.replace_activation(session, ctx, user_group_id, body, page))
+
+
+@router.put(
+    "/{charging_group_id}",
+    response_model=ActivationRead,
+    responses=problem_responses(NotFound, GroupArchived),
+)
+async def activate_charging_group(
+    user_group_id: uuid.UUID, charging_group_id: uuid.UUID, ctx: Manager, session: Uow, page: PageParams
+) -> ActivationRead:
+    """Activates the group on one charging group (and switches its access control on)."""
+    view = await service.activate_charging_group(session, ctx, user_group_id, charging_group_id, page)
+    return to_read(view)
+
+
+@router.delete(
+    "/{charging_group_id}",
+    response_model=ActivationRead,
+    responses=problem_responses(NotFound, GroupArchived),
+)
+async def deactivate_charging_group(
+    user_group_id: uuid.UUID, charging_group_id: uuid.UUID, ctx: Manager, session: Uow, page: PageParams
+) -> ActivationRead:
+    """Deactivates one charging group; under scope `all` the scope becomes `custom` with all the others."""
+    view = await service.deactivate_charging_group(session, ctx, user_group_id, charging_group_id, page)
+    return to_read(view)

@@ -1,0 +1,147 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Response, UploadFile, status
+
+from app.errors import (
+    CardsRejected,
+    CardUidTaken,
+    GroupArchived,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+)
+from app.problems import problem_responses
+from app.routers.deps import IdempotencyKey, IfMatch, Manager, PageParams, Reader, Uow, next_cursor, set_etag
+from app.schemas.common import Page
+from app.schemas.user_groups import CardCreate, CardMove, CardRead, CardsAdded, CardsBulkCreate, CardUpdate
+from app.services import cards as service
+from app.services.concurrency import etag_of
+
+router = APIRouter(tags=["cards"])
+
+Search = Annotated[str | None, Query(max_length=100, description="Part of the UID, label or printed number")]
+
+
+def page_of(cards: list[CardRead], more: bool) -> Page[CardRead]:
+    return Page(items=cards, next_cursor=next_cursor(cards, more, lambda c: c.created_at, lambda c: c.id))
+
+
+@router.post(
+    "/user-groups/{user_group_id}/cards",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CardRead,
+    responses=problem_responses(NotFound, CardUidTaken, GroupArchived, IdempotencyKeyReused),
+)
+async def add_card(
+    user_group_id: uuid.UUID, body: CardCreate, ctx: Manager, session: Uow, idempotency: IdempotencyKey
+) -> Response:
+    """Adds one card. The UID is normalized; a UID already in the organization is a 409 naming its group."""
+
+    async def create() -> tuple[CardRead, str, str]:
+        card = await service.add_card(session, ctx, user_group_id, body)
+        return CardRead.model_validate(card), f"/v1/cards/{card.id}", etag_of(card)
+
+    return await idempotency.create(ctx, create)
+
+
+@router.post(
+    "/user-groups/{user_group_id}/cards/bulk",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CardsAdded,
+    responses=problem_responses(NotFound, CardsRejected, GroupArchived),
+)
+async def add_cards(
+    user_group_id: uuid.UUID, body: CardsBulkCreate, ctx: Manager, session: Uow
+) -> CardsAdded:
+    """Adds up to 10,000 cards, all or nothing; a 422 lists every bad row."""
+    added = await service.add_cards(session, ctx, user_group_id, body.cards)
+    return CardsAdded(user_group_id=user_group_id, added=added)
+
+
+@router.post(
+    "/user-groups/{user_group_id}/cards/import",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CardsAdded,
+    responses=problem_responses(NotFound, CardsRejected, InvalidInput, GroupArchived),
+)
+async def import_cards(
+    user_group_id: uuid.UUID,
+    ctx: Manager,
+    session: Uow,
+    file: Annotated[
+        UploadFile,
+        File(
+            description="UTF-8 CSV with a header line: uid (required), label, printed_number, "
+            "valid_from, valid_until, blocked"
+        ),
+    ],
+) -> CardsAdded:
+    """CSV upload of up to 10,000 cards, all or nothing; a 422 names each bad line."""
+    added = await service.import_cards_csv(session, ctx, user_group_id, await file.read())
+    return CardsAdded(user_group_id=user_group_id, added=added)
+
+
+@router.get(
+    "/user-groups/{user_group_id}/cards", response_model=Page[CardRead], responses=problem_responses(NotFound)
+)
+async def list_user_group_cards(
+    user_group_id: uuid.UUID, ctx: Reader, session: Uow, page: PageParams, q: Search = None
+) -> Page[CardRead]:
+    cards, more = await service.list_cards(session, ctx, page, user_group_id, q)
+    return page_of([CardRead.model_validate(card) for card in cards], more)
+
+
+@router.get("/cards", response_model=Page[CardRead])
+async def list_cards(ctx: Reader, session: Uow, page: PageParams, q: Search = None) -> Page[CardRead]:
+    """Cards of every user group of the organization, newest first."""
+    cards, more = await service.list_cards(session, ctx, page, None, q)
+    return page_of([CardRead.model_validate(card) for card in cards], more)
+
+
+@router.get("/cards/{card_id}", response_model=CardRead, responses=problem_responses(NotFound))
+async def get_card(card_id: uuid.UUID, ctx: Reader, session: Uow, response: Response) -> CardRead:
+    card = await service.get_card(session, ctx, card_id)
+    set_etag(response, etag_of(card))
+    return CardRead.model_validate(card)
+
+
+@router.patch(
+    "/cards/{card_id}", response_model=CardRead, responses=problem_responses(NotFound, PreconditionFailed)
+)
+async def update_card(
+    card_id: uuid.UUID,
+    body: CardUpdate,
+    ctx: Manager,
+    session: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CardRead:
+    """Label, printed number, validity period (null clears it), blocked."""
+    card = await service.update_card(session, ctx, card_id, body, if_match)
+    set_etag(response, etag_of(card))
+    return CardRead.model_validate(card)
+
+
+@router.post(
+    "/cards/{card_id}/move", response_model=CardRead, responses=problem_responses(NotFound, GroupArchived)
+)
+async def move_card(
+    card_id: uuid.UUID, body: CardMove, ctx: Manager, session: Uow, response: Response
+) -> CardRead:
+    """Moves the card to another user group of the organization (not into an archived one)."""
+    card = await service.move_card(session, ctx, card_id, body.user_group_id)
+    set_etag(response, etag_of(card))
+    return CardRead.model_validate(card)
+
+
+@router.delete(
+    "/cards/{card_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(NotFound, PreconditionFailed),
+)
+async def remove_card(card_id: uuid.UUID, ctx: Manager, session: Uow, if_match: IfMatch = None) -> Response:
+    """Removes the card; sessions it made keep its UID."""
+    await service.remove_card(session, ctx, card_id, if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

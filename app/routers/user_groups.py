@@ -1,0 +1,248 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.enums import ActivationScope, UserGroupStatus, UserGroupType
+from app.errors import (
+    AlreadyExists,
+    GroupAlreadyArchived,
+    GroupHasSessions,
+    GroupNotArchived,
+    IdempotencyKeyReused,
+    NotFound,
+    PreconditionFailed,
+)
+from app.problems import problem_responses
+from app.routers.deps import IdempotencyKey, IfMatch, Manager, PageParams, Reader, Uow, next_cursor, set_etag
+from app.schemas.audit import AuditEventRead
+from app.schemas.common import Page
+from app.schemas.user_groups import (
+    ActionVerdict,
+    ActivatedChargingGroup,
+    ActivationSummary,
+    AllowedActions,
+    CardsBox,
+    ChargingGroupRef,
+    TariffRead,
+    TariffSummary,
+    UserGroupCounts,
+    UserGroupCreate,
+    UserGroupPreview,
+    UserGroupRead,
+    UserGroupRename,
+    UserGroupSummary,
+)
+from app.services import user_groups as service
+from app.services.concurrency import etag_of
+
+router = APIRouter(prefix="/user-groups", tags=["user-groups"])
+
+StatusFilter = Annotated[
+    str,
+    Query(pattern="^(active|archived|all)$", description="`active` (default), `archived` or `all`"),
+]
+
+
+def to_read(detail: service.UserGroupDetail) -> UserGroupRead:
+    group = detail.group
+    return UserGroupRead(
+        id=group.id,
+        name=group.name,
+        type=group.type,
+        status=group.status,
+        archived_at=group.archived_at,
+        tariff=TariffRead.model_validate(detail.tariff) if detail.tariff else None,
+        activation=ActivationSummary(
+            scope=group.activation_scope,
+            charging_group_count=detail.activation.charging_groups,
+            connector_count=detail.activation.connectors,
+        ),
+        cards=CardsBox(count=detail.card_count),
+        session_count=detail.session_count,
+        allowed_actions=AllowedActions(
+            **{
+                action: ActionVerdict(allowed=verdict.allowed, reason=verdict.reason)
+                for action, verdict in detail.allowed_actions.items()
+            }
+        ),
+        created_at=group.created_at,
+        updated_at=group.updated_at,
+    )
+
+
+def to_summary(item: service.UserGroupListItem) -> UserGroupSummary:
+    group = item.group
+    return UserGroupSummary(
+        id=group.id,
+        name=group.name,
+        type=group.type,
+        status=group.status,
+        activation_scope=group.activation_scope,
+        tariff=TariffSummary.model_validate(item.tariff) if item.tariff else None,
+        counts=UserGroupCounts(
+            charging_groups=item.activation.charging_groups,
+            connectors=item.activation.connectors,
+            cards=item.card_count,
+            sessions=item.session_count,
+        ),
+        archived_at=group.archived_at,
+        created_at=group.created_at,
+        updated_at=group.updated_at,
+    )
+
+
+def with_etag(response: Response, detail: service.UserGroupDetail) -> UserGroupRead:
+    set_etag(response, etag_of(detail.group))
+    return to_read(detail)
+
+
+@router.get("", response_model=Page[UserGroupSummary])
+async def list_user_groups(
+    ctx: Reader,
+    session: Uow,
+    page: PageParams,
+    status_filter: Annotated[StatusFilter, Query(alias="status")] = "active",
+    type_filter: Annotated[UserGroupType | None, Query(alias="type")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of the name, any case")] = None,
+) -> Page[UserGroupSummary]:
+    """User groups, newest first, each with its tariff summary and counts."""
+    wanted = None if status_filter == "all" else UserGroupStatus(status_filter)
+    items, more = await service.list_user_groups(session, ctx, page, wanted, type_filter, q)
+    return Page(
+        items=[to_summary(item) for item in items],
+        next_cursor=next_cursor(items, more, lambda i: i.group.created_at, lambda i: i.group.id),
+    )
+
+
+@router.post(
+    "/preview",
+    response_model=UserGroupPreview,
+    responses=problem_responses(AlreadyExists),
+)
+async def preview_user_group(body: UserGroupCreate, ctx: Manager, session: Uow) -> UserGroupPreview:
+    """Step 4 of the wizard: the summary of what `create_user_group` would do with the same body.
+    Changes nothing; answers with the same errors the creation would."""
+    plan = await service.plan_user_group(session, ctx, body)
+    custom = plan.activation.scope == ActivationScope.custom
+    return UserGroupPreview(
+        name=plan.name,
+        type=plan.type,
+        tariff=plan.tariff,
+        activation=ActivationSummary(
+            scope=plan.activation.scope,
+            charging_group_count=plan.activation.totals.charging_groups,
+            connector_count=plan.activation.totals.connectors,
+        ),
+        charging_groups=[
+            ActivatedChargingGroup(
+                id=cg.id,
+                name=cg.name,
+                location_label=cg.location_label,
+                access_control=cg.access_control,
+                connector_count=count,
+            )
+            for cg, count in plan.activation.charging_groups
+        ]
+        if custom
+        else [],
+        access_control_to_enable=[
+            ChargingGroupRef(id=cg.id, name=cg.name) for cg in plan.activation.access_control_to_enable
+        ],
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserGroupRead,
+    responses=problem_responses(AlreadyExists, IdempotencyKeyReused),
+)
+async def create_user_group(
+    body: UserGroupCreate, ctx: Manager, session: Uow, idempotency: IdempotencyKey
+) -> Response:
+    """Creates the group with its optional tariff and its activation in one transaction."""
+
+    async def create() -> tuple[UserGroupRead, str, str]:
+        detail = await service.create_user_group(session, ctx, body)
+        return to_read(detail), f"/v1/user-groups/{detail.group.id}", etag_of(detail.group)
+
+    return await idempotency.create(ctx, create)
+
+
+@router.get("/{user_group_id}", response_model=UserGroupRead, responses=problem_responses(NotFound))
+async def get_user_group(
+    user_group_id: uuid.UUID, ctx: Reader, session: Uow, response: Response
+) -> UserGroupRead:
+    """The group page: tariff box, charging-groups box, cards box, and what may be done now."""
+    return with_etag(response, await service.get_user_group(session, ctx, user_group_id))
+
+
+@router.patch(
+    "/{user_group_id}",
+    response_model=UserGroupRead,
+    responses=problem_responses(NotFound, AlreadyExists, PreconditionFailed),
+)
+async def rename_user_group(
+    user_group_id: uuid.UUID,
+    body: UserGroupRename,
+    ctx: Manager,
+    session: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> UserGroupRead:
+    """Renames the group (possible at any time, archived or not)."""
+    detail = await service.rename_user_group(session, ctx, user_group_id, body.name, if_match)
+    return with_etag(response, detail)
+
+
+@router.delete(
+    "/{user_group_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(NotFound, GroupHasSessions, PreconditionFailed),
+)
+async def delete_user_group(
+    user_group_id: uuid.UUID, ctx: Manager, session: Uow, if_match: IfMatch = None
+) -> Response:
+    """Deletes the group with its cards, tariff and activations, only if no charging session ever
+    ran through it (otherwise 409: archive it instead). Its history stays readable."""
+    await service.delete_user_group(session, ctx, user_group_id, if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{user_group_id}/archive",
+    response_model=UserGroupRead,
+    responses=problem_responses(NotFound, GroupAlreadyArchived, PreconditionFailed),
+)
+async def archive_user_group(
+    user_group_id: uuid.UUID, ctx: Manager, session: Uow, response: Response, if_match: IfMatch = None
+) -> UserGroupRead:
+    """Its cards are refused from now on; data, history and running sessions are kept."""
+    return with_etag(response, await service.archive_user_group(session, ctx, user_group_id, if_match))
+
+
+@router.post(
+    "/{user_group_id}/restore",
+    response_model=UserGroupRead,
+    responses=problem_responses(NotFound, GroupNotArchived, PreconditionFailed),
+)
+async def restore_user_group(
+    user_group_id: uuid.UUID, ctx: Manager, session: Uow, response: Response, if_match: IfMatch = None
+) -> UserGroupRead:
+    """Back to active with the activation, tariff and cards it had before archiving."""
+    return with_etag(response, await service.restore_user_group(session, ctx, user_group_id, if_match))
+
+
+@router.get(
+    "/{user_group_id}/history",
+    response_model=Page[AuditEventRead],
+    responses=problem_responses(NotFound),
+)
+async def get_user_group_history(
+    user_group_id: uuid.UUID, ctx: Reader, session: Uow, page: PageParams
+) -> Page[AuditEventRead]:
+    """Every change of the group, its tariff, activation and cards, newest first (also after deletion)."""
+    events, more = await service.history(session, ctx, user_group_id, page)
+    items = [AuditEventRead.model_validate(event) for event in events]
+    return Page(items=items, next_cursor=next_cursor(items, more, lambda e: e.created_at, lambda e: e.id))

@@ -1,0 +1,272 @@
+import re
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from app.currencies import current_currencies
+from app.enums import ActivationScope, UserGroupStatus, UserGroupType
+from app.schemas.common import DecimalString, Name, Schema, ShortText
+
+MAX_CARDS_PER_REQUEST = 10_000
+_UID_SEPARATORS = re.compile(r"[\s:\-._]")
+_UID_VALID = re.compile(r"^[A-Z0-9]{1,36}$")
+
+
+def normalize_uid(value: str) -> str:
+    """Separators removed (space, colon, dash, dot, underscore), upper case: `04:a2-3b` -> `04A23B`."""
+    normalized = _UID_SEPARATORS.sub("", value).upper()
+    if not _UID_VALID.match(normalized):
+        raise ValueError(
+            "a card UID has 1 to 36 letters or digits once separators are removed (e.g. 04A2B3C4D5E6F7)"
+        )
+    return normalized
+
+
+def _no_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError('money is a decimal string such as "0.35", never a float')
+    return value
+
+
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    if code not in current_currencies():
+        raise ValueError(f"{value!r} is not an ISO 4217 currency in use")
+    return code
+
+
+CardUid = Annotated[str, AfterValidator(normalize_uid), Field(examples=["04A2B3C4D5E6F7"])]
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(ge=0, max_digits=12, decimal_places=6, examples=["0.35"]),
+    DecimalString,
+]
+Currency = Annotated[str, AfterValidator(_currency), Field(examples=["EUR"])]
+
+
+# Tariff ------------------------------------------------------------------------------------
+
+
+class TariffInput(Schema):
+    currency: Currency
+    price_per_kwh: Money
+    session_fee: Money | None = None
+    parking_fee_per_hour: Money | None = None
+    parking_grace_minutes: int | None = Field(
+        default=None, ge=0, le=1440, description="Minutes free of parking fee (0 when not given)"
+    )
+
+    @model_validator(mode="after")
+    def _grace_needs_parking_fee(self) -> Self:
+        if self.parking_grace_minutes is not None and self.parking_fee_per_hour is None:
+            raise ValueError("parking_grace_minutes needs parking_fee_per_hour")
+        return self
+
+
+class TariffRead(Schema):
+    id: uuid.UUID = Field(description="The tariff version")
+    currency: str
+    price_per_kwh: DecimalString
+    session_fee: DecimalString | None
+    parking_fee_per_hour: DecimalString | None
+    parking_grace_minutes: int | None
+    valid_from: datetime
+    valid_until: datetime | None
+
+
+class TariffSummary(Schema):
+    currency: str
+    price_per_kwh: DecimalString
+    session_fee: DecimalString | None
+    parking_fee_per_hour: DecimalString | None
+
+
+# Activation --------------------------------------------------------------------------------
+
+
+class ActivationInput(Schema):
+    scope: ActivationScope = Field(
+        description="`all`: the whole infrastructure, including charging groups added later; "
+        "`custom`: only the listed charging groups"
+    )
+    charging_group_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _ids_only_for_custom(self) -> Self:
+        if self.scope == ActivationScope.all and self.charging_group_ids:
+            raise ValueError("charging_group_ids must be empty when scope is all")
+        if len(set(self.charging_group_ids)) != len(self.charging_group_ids):
+            raise ValueError("charging_group_ids contains duplicates")
+        return self
+
+
+class ChargingGroupRef(Schema):
+    id: uuid.UUID
+    name: str
+
+
+class ActivatedChargingGroup(Schema):
+    id: uuid.UUID
+    name: str
+    location_label: str | None
+    access_control: bool
+    connector_count: int
+
+
+class ActivationRead(Schema):
+    scope: ActivationScope
+    charging_group_count: int
+    connector_count: int
+    items: list[ActivatedChargingGroup] = Field(description="Active charging groups, by name")
+    next_cursor: str | None
+
+
+# User groups -------------------------------------------------------------------------------
+
+
+class UserGroupCreate(Schema):
+    name: Name
+    type: UserGroupType = UserGroupType.cards_only
+    tariff: TariffInput | None = None
+    activation: ActivationInput = Field(default_factory=lambda: ActivationInput(scope=ActivationScope.custom))
+
+
+class UserGroupRename(Schema):
+    name: Name
+
+
+class ActivationSummary(Schema):
+    scope: ActivationScope
+    charging_group_count: int
+    connector_count: int
+
+
+class UserGroupPreview(Schema):
+    """Step 4 of the wizard: what POST /v1/user-groups would create, without creating it."""
+
+    name: str = Field(description="The name as it would be stored (trimmed)")
+    type: UserGroupType
+    tariff: TariffInput | None
+    activation: ActivationSummary
+    charging_groups: list[ActivatedChargingGroup] = Field(
+        description="Charging groups it would be active on (scope custom; empty for scope all)"
+    )
+    access_control_to_enable: list[ChargingGroupRef] = Field(
+        description="Charging groups whose access control would be switched on"
+    )
+
+
+class ActionVerdict(Schema):
+    allowed: bool
+    reason: str | None = None
+
+
+class AllowedActions(Schema):
+    rename: ActionVerdict
+    delete: ActionVerdict
+    archive: ActionVerdict
+    restore: ActionVerdict
+    change_tariff: ActionVerdict
+    change_activation: ActionVerdict
+    add_cards: ActionVerdict
+
+
+class CardsBox(Schema):
+    count: int
+
+
+class UserGroupCounts(Schema):
+    charging_groups: int
+    connectors: int
+    cards: int
+    sessions: int
+
+
+class UserGroupSummary(Schema):
+    """A list item: the group with its tariff summary and counts."""
+
+    id: uuid.UUID
+    name: str
+    type: UserGroupType
+    status: UserGroupStatus
+    activation_scope: ActivationScope
+    tariff: TariffSummary | None
+    counts: UserGroupCounts
+    archived_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserGroupRead(Schema):
+    """The group page: three boxes (tariff, charging groups, cards) and the edit menu."""
+
+    id: uuid.UUID
+    name: str
+    type: UserGroupType
+    status: UserGroupStatus
+    archived_at: datetime | None
+    tariff: TariffRead | None
+    activation: ActivationSummary
+    cards: CardsBox
+    session_count: int
+    allowed_actions: AllowedActions
+    created_at: datetime
+    updated_at: datetime
+
+
+# Cards -------------------------------------------------------------------------------------
+
+
+class CardFields(Schema):
+    label: Name | None = None
+    printed_number: ShortText | None = Field(default=None, description="The number printed on the card")
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+
+    @model_validator(mode="after")
+    def _validity_order(self) -> Self:
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        for value in (self.valid_from, self.valid_until):
+            if value is not None and value.tzinfo is None:
+                raise ValueError("times need a zone offset (RFC 3339), e.g. 2026-12-01T00:00:00Z")
+        return self
+
+
+class CardCreate(CardFields):
+    uid: CardUid
+    blocked: bool = False
+
+
+class CardUpdate(CardFields):
+    blocked: bool | None = None
+
+
+class CardsBulkCreate(Schema):
+    cards: list[CardCreate] = Field(min_length=1, max_length=MAX_CARDS_PER_REQUEST)
+
+
+class CardsAdded(Schema):
+    user_group_id: uuid.UUID
+    added: int
+
+
+class CardMove(Schema):
+    user_group_id: uuid.UUID = Field(description="The user group the card moves to")
+
+
+class CardRead(Schema):
+    id: uuid.UUID
+    user_group_id: uuid.UUID
+    uid: str
+    label: str | None
+    printed_number: str | None
+    valid_from: datetime | None
+    valid_until: datetime | None
+    blocked: bool
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,312 @@
+"""The cards box: add one, add many (JSON or CSV, all or nothing), search, update, move, remove."""
+
+import csv
+import io
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import AuditAction, EntityType
+from app.errors import CardsRejected, CardUidTaken, InvalidInput, NotFound
+from app.models import Card, UserGroup
+from app.pagination import PageRequest
+from app.repositories.user_groups import CardRepository, UserGroupRepository
+from app.schemas.user_groups import MAX_CARDS_PER_REQUEST, CardCreate, CardUpdate
+from app.services import audit, policy
+from app.services.concurrency import assert_if_match
+from app.services.context import RequestContext
+from app.services.user_groups import lock_group
+
+CARD_FIELDS = ("uid", "label", "printed_number", "valid_from", "valid_until", "blocked")
+CSV_COLUMNS = ("uid", "label", "printed_number", "valid_from", "valid_until", "blocked")
+
+
+async def add_card(
+    session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID, data: CardCreate
+) -> Card:
+    group = await lock_group(session, ctx, user_group_id)
+    policy.can_add_cards(group).enforce()
+    cards = CardRepository(session, ctx.organization_id)
+    holder = (await cards.holders([data.uid])).get(data.uid)
+    if holder is not None:
+        raise CardUidTaken(
+            f"Card {data.uid} already belongs to user group {holder[1]!r}.",
+            field="uid",
+            user_group_id=str(holder[0]),
+            user_group_name=holder[1],
+        )
+    card = cards.add(Card(organization_id=ctx.organization_id, user_group_id=group.id, **data.model_dump()))
+    await session.flush()
+    audit.record(
+        session,
+        ctx,
+        AuditAction.card_added,
+        EntityType.card,
+        card.id,
+        user_group_id=group.id,
+        new={**audit.snapshot(card, *CARD_FIELDS), "user_group_name": group.name},
+    )
+    return card
+
+
+async def add_cards(
+    session: AsyncSession,
+    ctx: RequestContext,
+    user_group_id: uuid.UUID,
+    rows: Sequence[CardCreate],
+    row_locations: Sequence[list[str | int]] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> int:
+    """All or nothing: every bad row is reported (format, duplicate in the request, UID already in
+    a group) and nothing is added unless every row is good."""
+    group = await lock_group(session, ctx, user_group_id)
+    policy.can_add_cards(group).enforce()
+    errors = list(errors or [])
+    locations = row_locations or [["body", "cards", index] for index in range(len(rows))]
+    first_seen: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        if row.uid in first_seen:
+            errors.append(
+                _row_error(
+                    locations[index],
+                    "uid",
+                    f"duplicate of row {first_seen[row.uid] + 1} in this request",
+                    "duplicate_in_request",
+                    uid=row.uid,
+                )
+            )
+        else:
+            first_seen[row.uid] = index
+    cards = CardRepository(session, ctx.organization_id)
+    holders = await cards.holders(list(first_seen))
+    for uid, (holder_id, holder_name) in holders.items():
+        errors.append(
+            _row_error(
+                locations[first_seen[uid]],
+                "uid",
+                f"card already belongs to user group {holder_name!r}",
+                "uid_taken",
+                uid=uid,
+                user_group_id=str(holder_id),
+                user_group_name=holder_name,
+            )
+        )
+    if errors:
+        raise CardsRejected(
+            f"{len(errors)} row(s) rejected; nothing was added. Fix them and send the whole list again.",
+            errors=sorted(errors, key=lambda error: [str(part) for part in error["loc"]]),
+        )
+    await cards.insert_many(
+        [{"user_group_id": group.id, **row.model_dump()} for row in rows], datetime.now(UTC)
+    )
+    audit.record(
+        session,
+        ctx,
+        AuditAction.cards_bulk_added,
+        EntityType.user_group,
+        group.id,
+        user_group_id=group.id,
+        new={
+            "user_group_name": group.name,
+            "count": len(rows),
+            "cards": [{"uid": row.uid, "label": row.label} for row in rows],
+        },
+    )
+    return len(rows)
+
+
+async def import_cards_csv(
+    session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID, content: bytes
+) -> int:
+    rows, locations, errors = parse_cards_csv(content)
+    return await add_cards(session, ctx, user_group_id, rows, locations, errors)
+
+
+def parse_cards_csv(content: bytes) -> tuple[list[CardCreate], list[list[str | int]], list[dict[str, Any]]]:
+    """A header line naming the columns (`uid` required; also label, printed_number, valid_from,
+    valid_until, blocked), then one card per line. Errors name the line and column."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _file_error(f"the file is not UTF-8 text (byte {error.start})") from error
+    if "\x00" in text:
+        raise _file_error("the file contains NUL bytes; it is not a CSV text file")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    except csv.Error as error:
+        raise _file_error(f"unreadable CSV: {error}") from error
+    if "uid" not in header:
+        raise _file_error("the first line must be a header naming the columns, with at least `uid`")
+    unknown = [name for name in header if name not in CSV_COLUMNS]
+    if unknown:
+        raise _file_error(f"unknown columns: {', '.join(unknown)}; allowed: {', '.join(CSV_COLUMNS)}")
+    reader.fieldnames = header
+    rows: list[CardCreate] = []
+    locations: list[list[str | int]] = []
+    errors: list[dict[str, Any]] = []
+    try:
+        for record in reader:
+            line = reader.line_num
+            if len(rows) + len(errors) >= MAX_CARDS_PER_REQUEST:
+                raise _file_error(f"at most {MAX_CARDS_PER_REQUEST} cards per request")
+            if None in record:
+                errors.append(_row_error(["file", line], "row", "more values than columns", "extra_values"))
+                continue
+            values = {key: value.strip() for key, value in record.items() if value and value.strip()}
+            try:
+                rows.append(CardCreate.model_validate(values))
+                locations.append(["file", line])
+            except ValidationError as invalid:
+                for problem in invalid.errors():
+                    field = ".".join(str(part) for part in problem["loc"]) or "row"
+                    errors.append(_row_error(["file", line], field, problem["msg"], problem["type"]))
+    except csv.Error as error:
+        raise _file_error(f"unreadable CSV at line {reader.line_num}: {error}") from error
+    if not rows and not errors:
+        raise _file_error("the file has no cards")
+    return rows, locations, errors
+
+
+def _row_error(
+    location: list[str | int], field: str, message: str, kind: str, **extra: Any
+) -> dict[str, Any]:
+    where = location[1:] if location[0] == "body" else location
+    return {
+        "field": ".".join(str(part) for part in [*where, field]),
+        "loc": [*location, field],
+        "msg": message,
+        "type": kind,
+        **extra,
+    }
+
+
+def _file_error(message: str) -> InvalidInput:
+    return InvalidInput(
+        f"The CSV file cannot be read: {message}.",
+        errors=[{"field": "file", "loc": ["body", "file"], "msg": message, "type": "csv_invalid"}],
+    )
+
+
+async def list_cards(
+    session: AsyncSession,
+    ctx: RequestContext,
+    page: PageRequest,
+    user_group_id: uuid.UUID | None,
+    query: str | None,
+) -> tuple[Sequence[Card], bool]:
+    if (
+        user_group_id is not None
+        and await UserGroupRepository(session, ctx.organization_id).get(user_group_id) is None
+    ):
+        raise NotFound(f"User group {user_group_id} not found.")
+    return await CardRepository(session, ctx.organization_id).search(page, user_group_id, query)
+
+
+async def get_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> Card:
+    card = await CardRepository(session, ctx.organization_id).get(id_)
+    if card is None:
+        raise NotFound(f"Card {id_} not found.")
+    return card
+
+
+async def update_card(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, data: CardUpdate, if_match: str | None
+) -> Card:
+    card = await _locked_card(session, ctx, id_)
+    assert_if_match(card, if_match)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("blocked", False) is None:
+        changes.pop("blocked")
+    valid_from = changes.get("valid_from", card.valid_from)
+    valid_until = changes.get("valid_until", card.valid_until)
+    if valid_from and valid_until and valid_until <= valid_from:
+        raise InvalidInput(
+            "valid_until must be after valid_from.",
+            errors=[
+                {
+                    "field": "valid_until",
+                    "loc": ["body", "valid_until"],
+                    "msg": "must be after valid_from",
+                    "type": "value_error",
+                }
+            ],
+        )
+    before = audit.snapshot(card, *CARD_FIELDS)
+    for key, value in changes.items():
+        setattr(card, key, value)
+    old, new = audit.changed_only(before, audit.snapshot(card, *CARD_FIELDS))
+    if new:
+        await session.flush()
+        audit.record(
+            session,
+            ctx,
+            AuditAction.card_updated,
+            EntityType.card,
+            card.id,
+            user_group_id=card.user_group_id,
+            old={**old, "uid": card.uid},
+            new={**new, "uid": card.uid, "label": card.label},
+        )
+    return card
+
+
+async def move_card(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, target_group_id: uuid.UUID
+) -> Card:
+    card = await get_card(session, ctx, id_)
+    source_group_id = card.user_group_id
+    if source_group_id == target_group_id:
+        return card
+    # Lock both groups in id order, so two opposite moves cannot deadlock.
+    locked: dict[uuid.UUID, UserGroup] = {}
+    for group_id in sorted({source_group_id, target_group_id}):
+        locked[group_id] = await lock_group(session, ctx, group_id)
+    card = await _locked_card(session, ctx, id_)
+    source, target = locked[source_group_id], locked[target_group_id]
+    policy.can_add_cards(target).enforce()
+    card.user_group_id = target.id
+    await session.flush()
+    moved = {"uid": card.uid, "label": card.label}
+    groups = {"from_user_group": source.name, "to_user_group": target.name}
+    for action, group in ((AuditAction.card_moved_out, source), (AuditAction.card_moved_in, target)):
+        audit.record(
+            session,
+            ctx,
+            action,
+            EntityType.card,
+            card.id,
+            user_group_id=group.id,
+            old={**moved, "user_group_id": source.id, **groups},
+            new={**moved, "user_group_id": target.id, **groups},
+        )
+    return card
+
+
+async def remove_card(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
+) -> None:
+    card = await _locked_card(session, ctx, id_)
+    assert_if_match(card, if_match)
+    old = audit.snapshot(card, *CARD_FIELDS)
+    await CardRepository(session, ctx.organization_id).delete(card)
+    audit.record(
+        session,
+        ctx,
+        AuditAction.card_removed,
+        EntityType.card,
+        id_,
+        user_group_id=card.user_group_id,
+        old=old,
+    )
+
+
+async def _locked_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> Card:
+    card = await CardRepository(session, ctx.organization_id).get(id_, for_update=True)
+    if card is None:
+        raise NotFound(f"Card {id_} not found.")
+    return card

@@ -1,0 +1,83 @@
+"""The tariff box: one current version per group; every change is a new version, so a session
+keeps the version that was in force when it started."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import AuditAction, EntityType
+from app.errors import NotFound, TariffNotSet
+from app.models import TariffVersion
+from app.pagination import PageRequest
+from app.repositories.user_groups import TariffRepository, UserGroupRepository
+from app.schemas.user_groups import TariffInput
+from app.services import audit, policy
+from app.services.context import RequestContext
+from app.services.user_groups import TARIFF_FIELDS, add_tariff_version, lock_group
+
+
+async def get_tariff(session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID) -> TariffVersion:
+    await _require_group(session, ctx, user_group_id)
+    tariff = await TariffRepository(session, ctx.organization_id).current(user_group_id)
+    if tariff is None:
+        raise TariffNotSet("This user group has no tariff; its sessions are documented without cost.")
+    return tariff
+
+
+async def list_tariff_versions(
+    session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID, page: PageRequest
+) -> tuple[Sequence[TariffVersion], bool]:
+    await _require_group(session, ctx, user_group_id)
+    return await TariffRepository(session, ctx.organization_id).versions(user_group_id, page)
+
+
+async def set_tariff(
+    session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID, data: TariffInput
+) -> TariffVersion:
+    group = await lock_group(session, ctx, user_group_id)
+    policy.can_change_tariff(group).enforce()
+    tariffs = TariffRepository(session, ctx.organization_id)
+    current = await tariffs.current(user_group_id)
+    old = audit.snapshot(current, *TARIFF_FIELDS) if current else None
+    if current is not None:
+        current.valid_until = datetime.now(UTC)
+        await session.flush()
+    version = add_tariff_version(session, ctx, user_group_id, data)
+    await session.flush()
+    audit.record(
+        session,
+        ctx,
+        AuditAction.tariff_set,
+        EntityType.tariff,
+        version.id,
+        user_group_id=user_group_id,
+        old=old,
+        new={**audit.snapshot(version, *TARIFF_FIELDS), "user_group_name": group.name},
+    )
+    return version
+
+
+async def remove_tariff(session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID) -> None:
+    group = await lock_group(session, ctx, user_group_id)
+    policy.can_change_tariff(group).enforce()
+    current = await TariffRepository(session, ctx.organization_id).current(user_group_id)
+    if current is None:
+        raise TariffNotSet("This user group has no tariff to remove.")
+    current.valid_until = datetime.now(UTC)
+    await session.flush()
+    audit.record(
+        session,
+        ctx,
+        AuditAction.tariff_removed,
+        EntityType.tariff,
+        current.id,
+        user_group_id=user_group_id,
+        old={**audit.snapshot(current, *TARIFF_FIELDS), "user_group_name": group.name},
+    )
+
+
+async def _require_group(session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID) -> None:
+    if await UserGroupRepository(session, ctx.organization_id).get(user_group_id) is None:
+        raise NotFound(f"User group {user_group_id} not found.")

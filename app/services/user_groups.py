@@ -1,0 +1,400 @@
+"""User groups: the wizard (preview + create), the group page, rename, delete, archive, restore,
+history. Each write: lock the group -> gather facts -> policy -> change -> audit."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import ActivationScope, AuditAction, EntityType, UserGroupStatus, UserGroupType
+from app.errors import AlreadyExists, InvalidInput, NotFound
+from app.models import AuditEvent, ChargingGroup, TariffVersion, UserGroup
+from app.pagination import PageRequest
+from app.repositories.audit_events import AuditEventRepository
+from app.repositories.user_groups import (
+    ActivationRepository,
+    ActivationTotals,
+    CardRepository,
+    SessionRepository,
+    TariffRepository,
+    UserGroupRepository,
+)
+from app.schemas.user_groups import ActivationInput, TariffInput, UserGroupCreate
+from app.services import audit, policy
+from app.services.concurrency import assert_if_match
+from app.services.context import RequestContext
+
+TARIFF_FIELDS = (
+    "currency",
+    "price_per_kwh",
+    "session_fee",
+    "parking_fee_per_hour",
+    "parking_grace_minutes",
+)
+
+
+def name_key(name: str) -> str:
+    return name.casefold()
+
+
+@dataclass(frozen=True)
+class ActivationPlan:
+    scope: ActivationScope
+    charging_groups: Sequence[tuple[ChargingGroup, int]]
+    totals: ActivationTotals
+
+    @property
+    def ids(self) -> set[uuid.UUID]:
+        return {group.id for group, _ in self.charging_groups}
+
+    @property
+    def access_control_to_enable(self) -> list[ChargingGroup]:
+        return [group for group, _ in self.charging_groups if not group.access_control]
+
+
+@dataclass(frozen=True)
+class UserGroupPlan:
+    name: str
+    type: UserGroupType
+    tariff: TariffInput | None
+    activation: ActivationPlan
+
+
+@dataclass(frozen=True)
+class UserGroupDetail:
+    group: UserGroup
+    tariff: TariffVersion | None
+    activation: ActivationTotals
+    card_count: int
+    session_count: int
+    allowed_actions: dict[str, policy.Verdict]
+
+
+@dataclass(frozen=True)
+class UserGroupListItem:
+    group: UserGroup
+    tariff: TariffVersion | None
+    activation: ActivationTotals
+    card_count: int
+    session_count: int
+
+
+# Planning (step 4, the summary) and creation --------------------------------------------------
+
+
+async def plan_activation(
+    session: AsyncSession, ctx: RequestContext, activation: ActivationInput, field: str
+) -> ActivationPlan:
+    """Resolves the chosen charging groups; unknown ids are a 422 naming each one."""
+    repository = ActivationRepository(session, ctx.organization_id)
+    if activation.scope == ActivationScope.all:
+        groups = await repository.charging_groups_with_connectors(None)
+    else:
+        groups = await repository.charging_groups_with_connectors(activation.charging_group_ids)
+        unknown = set(activation.charging_group_ids) - {group.id for group, _ in groups}
+        if unknown:
+            raise InvalidInput(
+                f"Unknown charging groups: {', '.join(sorted(str(i) for i in unknown))}.",
+                errors=[
+                    {
+                        "field": field,
+                        "loc": ["body", *field.split(".")],
+                        "msg": f"charging group {charging_group_id} does not exist",
+                        "type": "not_found",
+                    }
+                    for charging_group_id in sorted(unknown, key=str)
+                ],
+            )
+    totals = ActivationTotals(len(groups), sum(count for _, count in groups))
+    return ActivationPlan(activation.scope, groups, totals)
+
+
+async def plan_user_group(session: AsyncSession, ctx: RequestContext, data: UserGroupCreate) -> UserGroupPlan:
+    await _assert_name_free(UserGroupRepository(session, ctx.organization_id), data.name, None)
+    activation = await plan_activation(session, ctx, data.activation, "activation.charging_group_ids")
+    return UserGroupPlan(data.name, data.type, data.tariff, activation)
+
+
+async def create_user_group(
+    session: AsyncSession, ctx: RequestContext, data: UserGroupCreate
+) -> UserGroupDetail:
+    plan = await plan_user_group(session, ctx, data)
+    group = UserGroupRepository(session, ctx.organization_id).add(
+        UserGroup(
+            organization_id=ctx.organization_id,
+            name=plan.name,
+            name_key=name_key(plan.name),
+            type=plan.type,
+            activation_scope=plan.activation.scope,
+        )
+    )
+    await session.flush()
+    tariff = add_tariff_version(session, ctx, group.id, plan.tariff) if plan.tariff else None
+    activations = ActivationRepository(session, ctx.organization_id)
+    if plan.activation.scope == ActivationScope.custom:
+        activations.add(group.id, plan.activation.ids)
+    audit.record(
+        session,
+        ctx,
+        AuditAction.user_group_created,
+        EntityType.user_group,
+        group.id,
+        user_group_id=group.id,
+        new={
+            "name": group.name,
+            "type": group.type,
+            "tariff": audit.snapshot(plan.tariff, *TARIFF_FIELDS) if plan.tariff else None,
+            "activation_scope": plan.activation.scope,
+            "charging_groups": [{"id": cg.id, "name": cg.name} for cg, _ in plan.activation.charging_groups],
+        },
+    )
+    await enable_access_control(session, ctx, group, plan.activation.access_control_to_enable)
+    await session.flush()
+    return UserGroupDetail(
+        group=group,
+        tariff=tariff,
+        activation=plan.activation.totals,
+        card_count=0,
+        session_count=0,
+        allowed_actions=policy.allowed_actions(group, has_sessions=False),
+    )
+
+
+def add_tariff_version(
+    session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID, tariff: TariffInput
+) -> TariffVersion:
+    version = TariffVersion(
+        organization_id=ctx.organization_id,
+        user_group_id=user_group_id,
+        valid_from=datetime.now(UTC),
+        **tariff.model_dump(),
+    )
+    if version.parking_fee_per_hour is not None and version.parking_grace_minutes is None:
+        version.parking_grace_minutes = 0
+    session.add(version)
+    return version
+
+
+async def enable_access_control(
+    session: AsyncSession, ctx: RequestContext, group: UserGroup, charging_groups: Sequence[ChargingGroup]
+) -> None:
+    """Activating a user group on a charging group switches its access control on (audited)."""
+    if not charging_groups:
+        return
+    await ActivationRepository(session, ctx.organization_id).enable_access_control(
+        cg.id for cg in charging_groups
+    )
+    for charging_group in charging_groups:
+        audit.record(
+            session,
+            ctx,
+            AuditAction.charging_group_updated,
+            EntityType.charging_group,
+            charging_group.id,
+            user_group_id=group.id,
+            old={"access_control": False, "name": charging_group.name},
+            new={"access_control": True, "name": charging_group.name, "because_of_user_group": group.name},
+        )
+
+
+# Reading ---------------------------------------------------------------------------------------
+
+
+async def get_user_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroupDetail:
+    group = await UserGroupRepository(session, ctx.organization_id).get(id_)
+    if group is None:
+        raise NotFound(f"User group {id_} not found.")
+    return await _detail(session, ctx, group)
+
+
+async def _detail(session: AsyncSession, ctx: RequestContext, group: UserGroup) -> UserGroupDetail:
+    (item,) = await _with_counts(session, ctx, [group])
+    return UserGroupDetail(
+        group=group,
+        tariff=item.tariff,
+        activation=item.activation,
+        card_count=item.card_count,
+        session_count=item.session_count,
+        allowed_actions=policy.allowed_actions(group, has_sessions=item.session_count > 0),
+    )
+
+
+async def list_user_groups(
+    session: AsyncSession,
+    ctx: RequestContext,
+    page: PageRequest,
+    status: UserGroupStatus | None,
+    type_: UserGroupType | None,
+    name_contains: str | None,
+) -> tuple[list[UserGroupListItem], bool]:
+    groups, more = await UserGroupRepository(session, ctx.organization_id).search(
+        page, status, type_, name_contains
+    )
+    return await _with_counts(session, ctx, groups), more
+
+
+async def _with_counts(
+    session: AsyncSession, ctx: RequestContext, groups: Sequence[UserGroup]
+) -> list[UserGroupListItem]:
+    """Counts for a page of groups in a fixed number of queries, whatever the page size."""
+    ids = [group.id for group in groups]
+    activations = ActivationRepository(session, ctx.organization_id)
+    tariffs = await TariffRepository(session, ctx.organization_id).current_for_groups(ids)
+    cards = await CardRepository(session, ctx.organization_id).count_by_group(ids)
+    sessions = await SessionRepository(session, ctx.organization_id).count_by_group(ids)
+    custom = await activations.custom_totals(
+        [g.id for g in groups if g.activation_scope == ActivationScope.custom]
+    )
+    everywhere = (
+        await activations.organization_totals()
+        if any(g.activation_scope == ActivationScope.all for g in groups)
+        else None
+    )
+    nothing = ActivationTotals(0, 0)
+    return [
+        UserGroupListItem(
+            group=group,
+            tariff=tariffs.get(group.id),
+            activation=(
+                everywhere or nothing
+                if group.activation_scope == ActivationScope.all
+                else custom.get(group.id, nothing)
+            ),
+            card_count=cards.get(group.id, 0),
+            session_count=sessions.get(group.id, 0),
+        )
+        for group in groups
+    ]
+
+
+async def history(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, page: PageRequest
+) -> tuple[Sequence[AuditEvent], bool]:
+    """Readable after deletion too: the trail outlives the group."""
+    events, more = await AuditEventRepository(session, ctx.organization_id).search(page, user_group_id=id_)
+    if (
+        not events
+        and page.after is None
+        and await UserGroupRepository(session, ctx.organization_id).get(id_) is None
+    ):
+        raise NotFound(f"User group {id_} not found.")
+    return events, more
+
+
+# Changing ----------------------------------------------------------------------------------
+
+
+async def lock_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroup:
+    group = await UserGroupRepository(session, ctx.organization_id).get(id_, for_update=True)
+    if group is None:
+        raise NotFound(f"User group {id_} not found.")
+    return group
+
+
+async def rename_user_group(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, name: str, if_match: str | None
+) -> UserGroupDetail:
+    group = await lock_group(session, ctx, id_)
+    assert_if_match(group, if_match)
+    policy.can_rename(group).enforce()
+    if name != group.name:
+        await _assert_name_free(UserGroupRepository(session, ctx.organization_id), name, id_)
+        old_name = group.name
+        group.name, group.name_key = name, name_key(name)
+        await session.flush()
+        audit.record(
+            session,
+            ctx,
+            AuditAction.user_group_renamed,
+            EntityType.user_group,
+            id_,
+            user_group_id=id_,
+            old={"name": old_name},
+            new={"name": name},
+        )
+    return await _detail(session, ctx, group)
+
+
+async def delete_user_group(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
+) -> None:
+    group = await lock_group(session, ctx, id_)
+    assert_if_match(group, if_match)
+    policy.can_delete(
+        group, await SessionRepository(session, ctx.organization_id).exists_for_group(id_)
+    ).enforce()
+    detail = await _detail(session, ctx, group)
+    cards = CardRepository(session, ctx.organization_id)
+    await cards.delete_for_group(id_)
+    await ActivationRepository(session, ctx.organization_id).remove(id_, None)
+    old: dict[str, Any] = {
+        "name": group.name,
+        "type": group.type,
+        "status": group.status,
+        "activation_scope": group.activation_scope,
+        "card_count": detail.card_count,
+        "tariff": audit.snapshot(detail.tariff, *TARIFF_FIELDS) if detail.tariff else None,
+    }
+    await UserGroupRepository(session, ctx.organization_id).delete(group)
+    audit.record(
+        session, ctx, AuditAction.user_group_deleted, EntityType.user_group, id_, user_group_id=id_, old=old
+    )
+    await session.flush()
+
+
+async def archive_user_group(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
+) -> UserGroupDetail:
+    """New authorizations are refused from the commit on; running sessions finish normally."""
+    group = await lock_group(session, ctx, id_)
+    assert_if_match(group, if_match)
+    policy.can_archive(group).enforce()
+    group.status, group.archived_at = UserGroupStatus.archived, datetime.now(UTC)
+    await session.flush()
+    audit.record(
+        session,
+        ctx,
+        AuditAction.user_group_archived,
+        EntityType.user_group,
+        id_,
+        user_group_id=id_,
+        old={"name": group.name, "status": UserGroupStatus.active},
+        new={"name": group.name, "status": UserGroupStatus.archived},
+    )
+    return await _detail(session, ctx, group)
+
+
+async def restore_user_group(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
+) -> UserGroupDetail:
+    """Back to active, with the activation, tariff and cards it had (archiving kept them)."""
+    group = await lock_group(session, ctx, id_)
+    assert_if_match(group, if_match)
+    policy.can_restore(group).enforce()
+    group.status, group.archived_at = UserGroupStatus.active, None
+    await session.flush()
+    audit.record(
+        session,
+        ctx,
+        AuditAction.user_group_restored,
+        EntityType.user_group,
+        id_,
+        user_group_id=id_,
+        old={"name": group.name, "status": UserGroupStatus.archived},
+        new={"name": group.name, "status": UserGroupStatus.active},
+    )
+    return await _detail(session, ctx, group)
+
+
+async def _assert_name_free(groups: UserGroupRepository, name: str, exclude_id: uuid.UUID | None) -> None:
+    holder = await groups.name_taken(name_key(name), exclude_id)
+    if holder is not None:
+        state = " (archived)" if holder.status == UserGroupStatus.archived else ""
+        raise AlreadyExists(
+            f"A user group named {holder.name!r}{state} already exists; names are unique, ignoring case.",
+            field="name",
+            user_group_id=str(holder.id),
+        )
