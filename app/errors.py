@@ -115,3 +115,8 @@ class CardsRejected(InvalidInput):
 class TariffNotSet(NotFound):
     slug = "tariff-not-set"
     title = "The user group has no tariff"
+
+
+class SessionAlreadyStopped(Conflict):
+    slug = "session-already-stopped"
+    title = "The session was already stopped with other values"

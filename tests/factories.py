@@ -80,3 +80,36 @@ def make_site(client: TestClient, org: Org, connectors: int = 2) -> dict[str, An
     charge_point = create_charge_point(client, org, group["id"])
     created = [create_connector(client, org, charge_point["id"], n) for n in range(1, connectors + 1)]
     return {"group": group, "charge_point": charge_point, "connectors": created}
+
+
+def create_user_group(client: TestClient, org: Org, **fields: Any) -> dict[str, Any]:
+    body = {"name": f"Guests {uuid.uuid4().hex[:8]}", **fields}
+    return ok(client.post("/v1/user-groups", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
+
+
+def add_card(client: TestClient, org: Org, user_group_id: str, uid: str, **fields: Any) -> dict[str, Any]:
+    response = client.post(
+        f"/v1/user-groups/{user_group_id}/cards", json={"uid": uid, **fields}, headers=org.auth()
+    )
+    return ok(response, 201)  # type: ignore[no-any-return]
+
+
+def authorize(client: TestClient, org: Org, uid: str, **connector: Any) -> Response:
+    response: Response = client.post(
+        "/v1/authorize", json={"id_token": uid, **connector}, headers=org.auth(Role.integration)
+    )
+    return response
+
+
+def start_session(
+    client: TestClient, org: Org, uid: str, connector_id: str, started_at: str, meter_start_wh: int = 0
+) -> Response:
+    body = {
+        "transaction_id": f"tx-{uuid.uuid4().hex[:12]}",
+        "id_token": uid,
+        "connector_id": connector_id,
+        "meter_start_wh": meter_start_wh,
+        "started_at": started_at,
+    }
+    response: Response = client.post("/v1/sessions", json=body, headers=org.auth(Role.integration))
+    return response

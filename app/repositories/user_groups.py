@@ -12,7 +12,6 @@ from app.models import (
     Card,
     ChargePoint,
     ChargingGroup,
-    ChargingSession,
     Connector,
     TariffVersion,
     UserGroup,
@@ -260,22 +259,3 @@ class CardRepository(Repository[Card]):
             )
         for start in range(0, len(rows), 2000):
             await self.session.execute(insert(Card), rows[start : start + 2000])
-
-
-class SessionRepository(Repository[ChargingSession]):
-    model = ChargingSession
-
-    async def exists_for_group(self, user_group_id: uuid.UUID) -> bool:
-        statement = select(ChargingSession.id).where(ChargingSession.user_group_id == user_group_id).limit(1)
-        return (await self.session.execute(statement)).first() is not None
-
-    async def count_by_group(self, user_group_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-        if not user_group_ids:
-            return {}
-        statement = (
-            select(ChargingSession.user_group_id, func.count(ChargingSession.id))
-            .where(ChargingSession.user_group_id.in_(user_group_ids))
-            .group_by(ChargingSession.user_group_id)
-        )
-        rows = (await self.session.execute(statement)).all()
-        return {row[0]: int(row[1]) for row in rows if row[0] is not None}

@@ -57,6 +57,8 @@ InfrastructureReader = Annotated[
     RequestContext, require_role(Role.admin, Role.operator, Role.viewer, Role.integration)
 ]
 InfrastructureWriter = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.integration)]
+# The charge-point backend: authorization decisions and session reports.
+Integration = Annotated[RequestContext, require_role(Role.admin, Role.integration)]
 
 
 def page_params(

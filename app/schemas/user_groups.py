@@ -1,7 +1,6 @@
 import re
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
@@ -40,10 +39,9 @@ def _currency(value: str) -> str:
 
 CardUid = Annotated[str, AfterValidator(normalize_uid), Field(examples=["04A2B3C4D5E6F7"])]
 Money = Annotated[
-    Decimal,
+    DecimalString,
     BeforeValidator(_no_float),
     Field(ge=0, max_digits=12, decimal_places=6, examples=["0.35"]),
-    DecimalString,
 ]
 Currency = Annotated[str, AfterValidator(_currency), Field(examples=["EUR"])]
 

@@ -14,8 +14,11 @@ from app.services.context import RequestContext
 
 
 def json_value(value: Any) -> Any:
-    if isinstance(value, uuid.UUID | Decimal):
+    if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, Decimal):
+        # The same text on every database (PostgreSQL returns NUMERIC with its full scale).
+        return format(value.normalize(), "f")
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Enum):

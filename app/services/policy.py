@@ -6,9 +6,11 @@ the write they guard; the group page shows `allowed_actions()` so the dashboard 
 would be refused, with the same reasons.
 """
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from app.enums import UserGroupStatus
+from app.enums import ActivationScope, AuthorizationStatus, UserGroupStatus
 from app.errors import (
     AppError,
     GroupAlreadyArchived,
@@ -98,3 +100,78 @@ def allowed_actions(group: UserGroup, has_sessions: bool) -> dict[str, Verdict]:
         "change_activation": can_change_activation(group),
         "add_cards": can_add_cards(group),
     }
+
+
+# The authorization decision (SPEC section 5) ---------------------------------------------------
+
+OCPP16_STATUS = {
+    AuthorizationStatus.accepted: "Accepted",
+    AuthorizationStatus.blocked: "Blocked",
+    AuthorizationStatus.expired: "Expired",
+    AuthorizationStatus.invalid: "Invalid",
+    AuthorizationStatus.unknown: "Invalid",
+    AuthorizationStatus.not_at_this_location: "Invalid",
+}
+
+
+@dataclass(frozen=True)
+class AuthorizationFacts:
+    """What the decision needs, read in one statement: the connector's charging group and the card
+    with its user group (card fields None when the UID is not registered)."""
+
+    connector_id: uuid.UUID
+    charging_group_id: uuid.UUID
+    access_control: bool
+    card_id: uuid.UUID | None
+    card_blocked: bool | None
+    card_valid_from: datetime | None
+    card_valid_until: datetime | None
+    user_group_id: uuid.UUID | None
+    user_group_status: UserGroupStatus | None
+    user_group_scope: ActivationScope | None
+    active_on_charging_group: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: AuthorizationStatus
+    reason: str
+    user_group_id: uuid.UUID | None
+    card_id: uuid.UUID | None
+    cache_expires_at: datetime
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == AuthorizationStatus.accepted
+
+    @property
+    def ocpp16_status(self) -> str:
+        return OCPP16_STATUS[self.status]
+
+
+def decide(facts: AuthorizationFacts, now: datetime, cache_seconds: int) -> Decision:
+    """The decision table, in its order: free charging, unknown, blocked, outside validity,
+    archived group, not active here, accepted."""
+    cache_until = now + timedelta(seconds=cache_seconds)
+
+    def answer(status: AuthorizationStatus, reason: str, until: datetime = cache_until) -> Decision:
+        return Decision(status, reason, facts.user_group_id, facts.card_id, until)
+
+    if not facts.access_control:
+        return answer(AuthorizationStatus.accepted, "free_charging")
+    if facts.card_id is None:
+        return answer(AuthorizationStatus.invalid, "unknown_card")
+    if facts.card_blocked:
+        return answer(AuthorizationStatus.blocked, "card_blocked")
+    if facts.card_valid_from is not None and now < facts.card_valid_from:
+        return answer(
+            AuthorizationStatus.expired, "card_not_yet_valid", min(cache_until, facts.card_valid_from)
+        )
+    if facts.card_valid_until is not None and now >= facts.card_valid_until:
+        return answer(AuthorizationStatus.expired, "card_expired")
+    if facts.user_group_status == UserGroupStatus.archived:
+        return answer(AuthorizationStatus.invalid, "group_archived")
+    if facts.user_group_scope != ActivationScope.all and not facts.active_on_charging_group:
+        return answer(AuthorizationStatus.not_at_this_location, "not_at_this_location")
+    until = cache_until if facts.card_valid_until is None else min(cache_until, facts.card_valid_until)
+    return answer(AuthorizationStatus.accepted, "accepted", until)

@@ -14,11 +14,11 @@ from app.errors import AlreadyExists, InvalidInput, NotFound
 from app.models import AuditEvent, ChargingGroup, TariffVersion, UserGroup
 from app.pagination import PageRequest
 from app.repositories.audit_events import AuditEventRepository
+from app.repositories.sessions import SessionRepository
 from app.repositories.user_groups import (
     ActivationRepository,
     ActivationTotals,
     CardRepository,
-    SessionRepository,
     TariffRepository,
     UserGroupRepository,
 )

@@ -1,0 +1,161 @@
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select
+
+from app.enums import SessionStatus
+from app.models import (
+    Activation,
+    Card,
+    ChargePoint,
+    ChargingGroup,
+    ChargingSession,
+    Connector,
+    TariffVersion,
+    UserGroup,
+)
+from app.pagination import PageRequest
+from app.repositories.base import Repository
+
+
+@dataclass(frozen=True)
+class ConnectorRef:
+    """A connector as the backend names it: exactly one of the three forms is set."""
+
+    connector_id: uuid.UUID | None = None
+    evse_id: str | None = None
+    charge_point_identity: str | None = None
+    connector_number: int | None = None
+
+
+@dataclass(frozen=True)
+class SessionFilters:
+    user_group_id: uuid.UUID | None = None
+    card_id: uuid.UUID | None = None
+    charging_group_id: uuid.UUID | None = None
+    connector_id: uuid.UUID | None = None
+    status: SessionStatus | None = None
+    transaction_id: str | None = None
+    started_from: datetime | None = None
+    started_until: datetime | None = None
+
+
+def _connector_condition(ref: ConnectorRef) -> ColumnElement[bool]:
+    if ref.connector_id is not None:
+        return Connector.id == ref.connector_id
+    if ref.evse_id is not None:
+        return Connector.evse_id == ref.evse_id
+    return and_(
+        ChargePoint.identity == ref.charge_point_identity, Connector.connector_number == ref.connector_number
+    )
+
+
+def authorization_facts_statement(
+    organization_id: uuid.UUID, uid: str, ref: ConnectorRef
+) -> Select[*tuple[Any, ...]]:
+    """One round trip: the connector with its charging group, and the card with its user group."""
+    active_here = exists().where(
+        Activation.user_group_id == UserGroup.id,
+        Activation.charging_group_id == ChargePoint.charging_group_id,
+    )
+    return (
+        select(
+            Connector.id,
+            ChargePoint.charging_group_id,
+            ChargingGroup.access_control,
+            Card.id,
+            Card.blocked,
+            Card.valid_from,
+            Card.valid_until,
+            UserGroup.id,
+            UserGroup.status,
+            UserGroup.activation_scope,
+            active_here.label("active_here"),
+            Connector.evse_id,
+            ChargingGroup.name,
+            Card.label,
+            UserGroup.name,
+        )
+        .select_from(Connector)
+        .join(ChargePoint, ChargePoint.id == Connector.charge_point_id)
+        .join(ChargingGroup, ChargingGroup.id == ChargePoint.charging_group_id)
+        .outerjoin(Card, and_(Card.organization_id == organization_id, Card.uid == uid))
+        .outerjoin(UserGroup, UserGroup.id == Card.user_group_id)
+        .where(Connector.organization_id == organization_id, _connector_condition(ref))
+    )
+
+
+class SessionRepository(Repository[ChargingSession]):
+    model = ChargingSession
+
+    async def exists_for_group(self, user_group_id: uuid.UUID) -> bool:
+        statement = select(ChargingSession.id).where(ChargingSession.user_group_id == user_group_id).limit(1)
+        return (await self.session.execute(statement)).first() is not None
+
+    async def count_by_group(self, user_group_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        if not user_group_ids:
+            return {}
+        statement = (
+            select(ChargingSession.user_group_id, func.count(ChargingSession.id))
+            .where(ChargingSession.user_group_id.in_(user_group_ids))
+            .group_by(ChargingSession.user_group_id)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return {row[0]: int(row[1]) for row in rows if row[0] is not None}
+
+    async def authorization_facts(self, uid: str, ref: ConnectorRef) -> Row[Any] | None:
+        statement = authorization_facts_statement(self.organization_id, uid, ref)
+        row: Row[Any] | None = (await self.session.execute(statement)).first()
+        return row
+
+    async def by_transaction_id(self, transaction_id: str) -> ChargingSession | None:
+        statement = self.base_statement().where(ChargingSession.transaction_id == transaction_id)
+        found: ChargingSession | None = (await self.session.execute(statement)).scalar_one_or_none()
+        return found
+
+    async def tariff_in_force(self, user_group_id: uuid.UUID, at: datetime) -> TariffVersion | None:
+        statement = (
+            select(TariffVersion)
+            .where(
+                TariffVersion.user_group_id == user_group_id,
+                TariffVersion.valid_from <= at,
+                or_(TariffVersion.valid_until.is_(None), TariffVersion.valid_until > at),
+            )
+            .order_by(TariffVersion.valid_from.desc())
+            .limit(1)
+        )
+        found: TariffVersion | None = (await self.session.execute(statement)).scalar_one_or_none()
+        return found
+
+    def _filtered(self, filters: SessionFilters) -> Select[ChargingSession]:
+        statement = self.base_statement()
+        for column, value in (
+            (ChargingSession.user_group_id, filters.user_group_id),
+            (ChargingSession.card_id, filters.card_id),
+            (ChargingSession.charging_group_id, filters.charging_group_id),
+            (ChargingSession.connector_id, filters.connector_id),
+            (ChargingSession.status, filters.status),
+            (ChargingSession.transaction_id, filters.transaction_id),
+        ):
+            if value is not None:
+                statement = statement.where(column == value)
+        if filters.started_from is not None:
+            statement = statement.where(ChargingSession.started_at >= filters.started_from)
+        if filters.started_until is not None:
+            statement = statement.where(ChargingSession.started_at < filters.started_until)
+        return statement
+
+    async def search(
+        self, page: PageRequest, filters: SessionFilters
+    ) -> tuple[Sequence[ChargingSession], bool]:
+        return await self.page(self._filtered(filters), page)
+
+    async def stream(self, filters: SessionFilters) -> AsyncIterator[ChargingSession]:
+        """Every matching session, oldest first, fetched in batches through a server-side cursor."""
+        statement = self._filtered(filters).order_by(ChargingSession.created_at, ChargingSession.id)
+        result = await self.session.stream_scalars(statement.execution_options(yield_per=1000))
+        async for charging_session in result:
+            yield charging_session

@@ -1,0 +1,106 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Self
+
+from pydantic import Field, model_validator
+
+from app.enums import AuthorizationStatus, SessionStatus
+from app.schemas.charging import EvseId, Identity
+from app.schemas.common import DecimalString, Schema
+
+IdToken = Annotated[
+    str, Field(min_length=1, max_length=64, description="The card UID (OCPP idTag / IdToken)")
+]
+
+
+class ConnectorSelector(Schema):
+    """The connector, given in exactly one way: by id, by EVSE id, or by charge point + number."""
+
+    connector_id: uuid.UUID | None = None
+    evse_id: EvseId | None = None
+    charge_point_identity: Identity | None = None
+    connector_number: int | None = Field(default=None, ge=1, le=99)
+
+    @model_validator(mode="after")
+    def _exactly_one_way(self) -> Self:
+        by_charge_point = self.charge_point_identity is not None or self.connector_number is not None
+        if by_charge_point and (self.charge_point_identity is None or self.connector_number is None):
+            raise ValueError("charge_point_identity and connector_number go together")
+        ways = sum((self.connector_id is not None, self.evse_id is not None, by_charge_point))
+        if ways != 1:
+            raise ValueError(
+                "give the connector in exactly one way: connector_id, evse_id, "
+                "or charge_point_identity with connector_number"
+            )
+        return self
+
+
+class AuthorizeRequest(ConnectorSelector):
+    id_token: IdToken
+    token_type: str | None = Field(
+        default=None, max_length=20, description="OCPP 2.0.1 IdTokenEnumType, e.g. ISO14443 (informative)"
+    )
+
+
+class AuthorizeResponse(Schema):
+    status: AuthorizationStatus = Field(description="OCPP 2.0.1 AuthorizationStatusEnumType")
+    ocpp16_status: str = Field(description="The same answer as an OCPP 1.6 AuthorizationStatus")
+    reason: str = Field(description="Why: accepted, free_charging, unknown_card, card_blocked, ...")
+    connector_id: uuid.UUID
+    charging_group_id: uuid.UUID
+    user_group_id: uuid.UUID | None
+    card_id: uuid.UUID | None
+    cache_expires_at: datetime = Field(description="The answer may be cached until then")
+
+
+class SessionStart(ConnectorSelector):
+    transaction_id: str = Field(min_length=1, max_length=64, description="The backend's transaction id")
+    id_token: IdToken
+    meter_start_wh: int = Field(ge=0, le=10**12)
+    started_at: datetime
+
+    @model_validator(mode="after")
+    def _aware(self) -> Self:
+        if self.started_at.tzinfo is None:
+            raise ValueError("started_at needs a zone offset (RFC 3339)")
+        return self
+
+
+class SessionStop(Schema):
+    meter_stop_wh: int = Field(ge=0, le=10**12)
+    stopped_at: datetime
+
+    @model_validator(mode="after")
+    def _aware(self) -> Self:
+        if self.stopped_at.tzinfo is None:
+            raise ValueError("stopped_at needs a zone offset (RFC 3339)")
+        return self
+
+
+class SessionRead(Schema):
+    id: uuid.UUID
+    transaction_id: str
+    status: SessionStatus
+    id_token: str
+    card_id: uuid.UUID | None
+    card_label: str | None
+    user_group_id: uuid.UUID | None
+    user_group_name: str | None
+    connector_id: uuid.UUID | None
+    evse_id: str
+    charging_group_id: uuid.UUID | None
+    charging_group_name: str
+    decision_status: AuthorizationStatus = Field(description="The decision when the session started")
+    decision_reason: str
+    authorized: bool = Field(
+        description="False: recorded although the decision refused it (e.g. offline start)"
+    )
+    tariff_version_id: uuid.UUID | None
+    tariff_snapshot: dict[str, Any] | None
+    meter_start_wh: int
+    meter_stop_wh: int | None
+    started_at: datetime
+    stopped_at: datetime | None
+    energy_kwh: DecimalString | None
+    cost: str | None = Field(description="Documented cost, a decimal string in the currency's minor units")
+    currency: str | None

@@ -1,0 +1,181 @@
+"""Charging sessions reported by the charge-point backend, documented with the group's tariff."""
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import AuditAction, EntityType, SessionStatus
+from app.errors import InvalidInput, NotFound, SessionAlreadyStopped
+from app.models import ChargingSession
+from app.pagination import PageRequest
+from app.repositories.sessions import SessionFilters, SessionRepository
+
+__all__ = [
+    "SessionFilters",
+    "get_session",
+    "list_sessions",
+    "start_session",
+    "stop_session",
+    "stream_sessions",
+]
+from app.repositories.user_groups import UserGroupRepository
+from app.schemas.sessions import SessionStart, SessionStop
+from app.services import audit, policy, pricing
+from app.services.authorization import connector_ref, read_facts, token_uid
+from app.services.context import RequestContext
+
+TARIFF_SNAPSHOT_FIELDS = (
+    "currency",
+    "price_per_kwh",
+    "session_fee",
+    "parking_fee_per_hour",
+    "parking_grace_minutes",
+    "valid_from",
+)
+
+
+async def start_session(
+    session: AsyncSession, ctx: RequestContext, data: SessionStart, cache_seconds: int
+) -> tuple[ChargingSession, bool]:
+    """Records the session (idempotent on transaction_id). Returns it and whether it was new.
+
+    A session the backend reports has happened, so it is recorded even when the decision now
+    refuses it (a charger may have started it offline); `decision_status` says so. The card's user
+    group is locked FOR SHARE, so a concurrent delete or archive of the group waits for this
+    transaction, and one that committed first is seen here.
+    """
+    sessions = SessionRepository(session, ctx.organization_id)
+    existing = await sessions.by_transaction_id(data.transaction_id)
+    if existing is not None:
+        return existing, False
+    ref = connector_ref(data)
+    facts, row = await read_facts(session, ctx, data.id_token, ref)
+    if facts.user_group_id is not None:
+        await UserGroupRepository(session, ctx.organization_id).get_for_share(facts.user_group_id)
+        facts, row = await read_facts(session, ctx, data.id_token, ref)  # what the lock let us see
+    decision = policy.decide(facts, data.started_at, cache_seconds)
+    tariff = (
+        await sessions.tariff_in_force(facts.user_group_id, data.started_at)
+        if facts.user_group_id is not None
+        else None
+    )
+    charging_session = sessions.add(
+        ChargingSession(
+            organization_id=ctx.organization_id,
+            transaction_id=data.transaction_id,
+            status=SessionStatus.active,
+            id_token=token_uid(data.id_token)[:36],
+            card_id=facts.card_id,
+            card_label=row[13],
+            user_group_id=facts.user_group_id,
+            user_group_name=row[14],
+            connector_id=facts.connector_id,
+            evse_id=row[11],
+            charging_group_id=facts.charging_group_id,
+            charging_group_name=row[12],
+            tariff_version_id=tariff.id if tariff else None,
+            tariff_snapshot=audit.snapshot(tariff, *TARIFF_SNAPSHOT_FIELDS) if tariff else None,
+            currency=tariff.currency if tariff else None,
+            decision_status=decision.status,
+            decision_reason=decision.reason,
+            meter_start_wh=data.meter_start_wh,
+            started_at=data.started_at,
+        )
+    )
+    await session.flush()
+    audit.record(
+        session,
+        ctx,
+        AuditAction.session_started,
+        EntityType.session,
+        charging_session.id,
+        user_group_id=facts.user_group_id,
+        new={
+            "transaction_id": data.transaction_id,
+            "card_uid": charging_session.id_token,
+            "evse_id": charging_session.evse_id,
+            "charging_group_name": charging_session.charging_group_name,
+            "decision": decision.status,
+            "reason": decision.reason,
+        },
+    )
+    return charging_session, True
+
+
+async def stop_session(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, data: SessionStop
+) -> ChargingSession:
+    """Energy, duration and cost from the session's own tariff snapshot. Stopping again with the
+    same values returns the session unchanged."""
+    charging_session = await SessionRepository(session, ctx.organization_id).get(id_, for_update=True)
+    if charging_session is None:
+        raise NotFound(f"Session {id_} not found.")
+    if charging_session.status == SessionStatus.completed:
+        if (charging_session.meter_stop_wh, charging_session.stopped_at) == (
+            data.meter_stop_wh,
+            data.stopped_at,
+        ):
+            return charging_session
+        raise SessionAlreadyStopped(
+            f"Session {id_} was already stopped at {charging_session.stopped_at} "
+            f"with meter {charging_session.meter_stop_wh} Wh."
+        )
+    errors = []
+    if data.meter_stop_wh < charging_session.meter_start_wh:
+        errors.append(
+            ("meter_stop_wh", f"must not be below meter_start_wh ({charging_session.meter_start_wh})")
+        )
+    if data.stopped_at < charging_session.started_at:
+        errors.append(
+            ("stopped_at", f"must not be before started_at ({charging_session.started_at.isoformat()})")
+        )
+    if errors:
+        raise InvalidInput(
+            "The stop values contradict the start of the session.",
+            errors=[{"field": f, "loc": ["body", f], "msg": m, "type": "value_error"} for f, m in errors],
+        )
+    energy = pricing.energy_kwh(charging_session.meter_start_wh, data.meter_stop_wh)
+    charging_session.meter_stop_wh = data.meter_stop_wh
+    charging_session.stopped_at = data.stopped_at
+    charging_session.energy_kwh = energy
+    charging_session.status = SessionStatus.completed
+    if charging_session.tariff_snapshot is not None:
+        charging_session.cost = pricing.session_cost(
+            charging_session.tariff_snapshot, energy, charging_session.started_at, data.stopped_at
+        )
+    await session.flush()
+    audit.record(
+        session,
+        ctx,
+        AuditAction.session_stopped,
+        EntityType.session,
+        charging_session.id,
+        user_group_id=charging_session.user_group_id,
+        new={
+            "transaction_id": charging_session.transaction_id,
+            "energy_kwh": energy,
+            "cost": charging_session.cost,
+            "currency": charging_session.currency,
+        },
+    )
+    return charging_session
+
+
+async def get_session(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> ChargingSession:
+    charging_session = await SessionRepository(session, ctx.organization_id).get(id_)
+    if charging_session is None:
+        raise NotFound(f"Session {id_} not found.")
+    return charging_session
+
+
+async def list_sessions(
+    session: AsyncSession, ctx: RequestContext, page: PageRequest, filters: SessionFilters
+) -> tuple[Sequence[ChargingSession], bool]:
+    return await SessionRepository(session, ctx.organization_id).search(page, filters)
+
+
+def stream_sessions(
+    session: AsyncSession, ctx: RequestContext, filters: SessionFilters
+) -> AsyncIterator[ChargingSession]:
+    return SessionRepository(session, ctx.organization_id).stream(filters)

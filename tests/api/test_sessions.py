@@ -1,0 +1,197 @@
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.enums import Role
+from tests.factories import Org, add_card, create_user_group, make_site, ok, start_session
+
+TARIFF = {
+    "currency": "EUR",
+    "price_per_kwh": "0.40",
+    "session_fee": "1.00",
+    "parking_fee_per_hour": "3.00",
+    "parking_grace_minutes": 30,
+}
+
+
+@pytest.fixture
+def site(client: TestClient, org: Org) -> dict[str, Any]:
+    charging = make_site(client, org, connectors=2)
+    group = create_user_group(
+        client,
+        org,
+        tariff=TARIFF,
+        activation={"scope": "custom", "charging_group_ids": [charging["group"]["id"]]},
+    )
+    card = add_card(client, org, group["id"], "CAFE0001", label="Room 12")
+    # Sessions start after the tariff was set, so it is the version in force.
+    t0 = datetime.now(UTC) + timedelta(seconds=1)
+    return {
+        "group": group,
+        "card": card,
+        "connector": charging["connectors"][0],
+        "charging": charging,
+        "t0": t0,
+    }
+
+
+def stop(client: TestClient, org: Org, session_id: str, meter: int, at: datetime) -> Any:
+    return client.post(
+        f"/v1/sessions/{session_id}/stop",
+        json={"meter_stop_wh": meter, "stopped_at": at.isoformat()},
+        headers=org.auth(Role.integration),
+    )
+
+
+class TestStartAndStop:
+    def test_documents_the_session_with_its_cost(
+        self, client: TestClient, org: Org, site: dict[str, Any]
+    ) -> None:
+        T0 = site["t0"]
+        started = ok(
+            start_session(client, org, "cafe0001", site["connector"]["id"], T0.isoformat(), 1_000), 201
+        )
+        assert started["status"] == "active" and started["authorized"] is True
+        assert started["user_group_id"] == site["group"]["id"]
+        assert started["card_id"] == site["card"]["id"] and started["card_label"] == "Room 12"
+        assert started["tariff_snapshot"]["price_per_kwh"] == "0.4"
+        # 21.5 kWh x 0.40 = 8.60; + 1.00; 95 min - 30 grace = 65 min x 3.00/h = 3.25; total 12.85
+        stopped = ok(stop(client, org, started["id"], 22_500, T0 + timedelta(minutes=95)))
+        assert stopped["status"] == "completed"
+        assert (stopped["energy_kwh"], stopped["cost"], stopped["currency"]) == ("21.5", "12.85", "EUR")
+
+    def test_start_is_idempotent_on_transaction_id(
+        self, client: TestClient, org: Org, site: dict[str, Any]
+    ) -> None:
+        T0 = site["t0"]
+        body = {"transaction_id": "tx-1", "id_token": "CAFE0001", "connector_id": site["connector"]["id"],
+                "meter_start_wh": 0, "started_at": T0.isoformat()}  # fmt: skip
+        first = client.post("/v1/sessions", json=body, headers=org.auth(Role.integration))
+        again = client.post("/v1/sessions", json=body, headers=org.auth(Role.integration))
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert first.json()["id"] == again.json()["id"]
+        listed = ok(client.get("/v1/sessions", params={"transaction_id": "tx-1"}, headers=org.auth()))
+        assert len(listed["items"]) == 1
+
+    def test_stop_is_idempotent_and_refuses_other_values(
+        self, client: TestClient, org: Org, site: dict[str, Any]
+    ) -> None:
+        T0 = site["t0"]
+        started = ok(start_session(client, org, "CAFE0001", site["connector"]["id"], T0.isoformat()), 201)
+        first = ok(stop(client, org, started["id"], 5_000, T0 + timedelta(minutes=20)))
+        assert ok(stop(client, org, started["id"], 5_000, T0 + timedelta(minutes=20))) == first
+        conflict = stop(client, org, started["id"], 6_000, T0 + timedelta(minutes=20))
+        assert conflict.status_code == 409
+        assert conflict.json()["type"].endswith("/session-already-stopped")
+
+    def test_stop_before_start_is_422(self, client: TestClient, org: Org, site: dict[str, Any]) -> None:
+        T0 = site["t0"]
+        started = ok(
+            start_session(client, org, "CAFE0001", site["connector"]["id"], T0.isoformat(), 5_000), 201
+        )
+        response = stop(client, org, started["id"], 4_999, T0 - timedelta(seconds=1))
+        assert response.status_code == 422
+        assert {e["field"] for e in response.json()["errors"]} == {"meter_stop_wh", "stopped_at"}
+        assert ok(client.get(f"/v1/sessions/{started['id']}", headers=org.auth()))["status"] == "active"
+
+    def test_tariff_change_during_a_session_does_not_change_its_cost(
+        self, client: TestClient, org: Org, site: dict[str, Any]
+    ) -> None:
+        started = ok(start_session(client, org, "CAFE0001", site["connector"]["id"],
+                                   datetime.now(UTC).isoformat()), 201)  # fmt: skip
+        ok(client.put(f"/v1/user-groups/{site['group']['id']}/tariff",
+                      json={"currency": "EUR", "price_per_kwh": "9.99"}, headers=org.auth()))  # fmt: skip
+        stopped_at = datetime.fromisoformat(started["started_at"]) + timedelta(minutes=10)
+        stopped = ok(stop(client, org, started["id"], 10_000, stopped_at))
+        assert stopped["cost"] == "5.00", stopped  # 10 kWh x 0.40 + 1.00, no parking within the grace
+        later = ok(start_session(client, org, "CAFE0001", site["connector"]["id"],
+                                 (datetime.now(UTC) + timedelta(seconds=1)).isoformat()), 201)  # fmt: skip
+        assert later["tariff_snapshot"]["price_per_kwh"] == "9.99"
+
+    def test_refused_session_is_still_recorded(
+        self, client: TestClient, org: Org, site: dict[str, Any]
+    ) -> None:
+        T0 = site["t0"]
+        client.patch(f"/v1/cards/{site['card']['id']}", json={"blocked": True}, headers=org.auth())
+        started = ok(start_session(client, org, "CAFE0001", site["connector"]["id"], T0.isoformat()), 201)
+        assert started["authorized"] is False
+        assert (started["decision_status"], started["decision_reason"]) == ("Blocked", "card_blocked")
+        assert started["user_group_id"] == site["group"]["id"]
+
+    def test_unknown_connector_is_404(self, client: TestClient, org: Org, site: dict[str, Any]) -> None:
+        T0 = site["t0"]
+        body = {"transaction_id": "t", "id_token": "CAFE0001", "evse_id": "DE*NO*E0*1", "meter_start_wh": 0,
+                "started_at": T0.isoformat()}  # fmt: skip
+        assert client.post("/v1/sessions", json=body, headers=org.auth(Role.integration)).status_code == 404
+
+
+class TestGroupsSeeTheirSessions:
+    def test_counts_and_delete_refused(self, client: TestClient, org: Org, site: dict[str, Any]) -> None:
+        T0 = site["t0"]
+        ok(start_session(client, org, "CAFE0001", site["connector"]["id"], T0.isoformat()), 201)
+        page = ok(client.get(f"/v1/user-groups/{site['group']['id']}", headers=org.auth()))
+        assert page["session_count"] == 1
+        assert page["allowed_actions"]["delete"]["allowed"] is False
+        assert "archive" in page["allowed_actions"]["delete"]["reason"]
+        listed = ok(client.get("/v1/user-groups", headers=org.auth()))["items"]
+        assert listed[0]["counts"]["sessions"] == 1
+        refused = client.delete(f"/v1/user-groups/{site['group']['id']}", headers=org.auth())
+        assert refused.status_code == 409
+        assert refused.json()["type"].endswith("/group-has-sessions")
+        assert "archive" in refused.json()["detail"]
+
+
+class TestListAndExport:
+    def test_filters(self, client: TestClient, org: Org, site: dict[str, Any]) -> None:
+        T0 = site["t0"]
+        other = site["charging"]["connectors"][1]
+        a = ok(start_session(client, org, "CAFE0001", site["connector"]["id"], T0.isoformat()), 201)
+        b = ok(
+            start_session(client, org, "FREEGUEST", other["id"], (T0 + timedelta(hours=2)).isoformat()), 201
+        )
+        ok(stop(client, org, a["id"], 100, T0 + timedelta(minutes=5)))
+
+        def ids(**params: Any) -> set[str]:
+            return {
+                s["id"] for s in ok(client.get("/v1/sessions", params=params, headers=org.auth()))["items"]
+            }
+
+        assert ids() == {a["id"], b["id"]}
+        assert ids(user_group_id=site["group"]["id"]) == {a["id"]}
+        assert ids(card_id=site["card"]["id"]) == {a["id"]}
+        assert ids(connector_id=other["id"]) == {b["id"]}
+        assert ids(charging_group_id=site["charging"]["group"]["id"]) == {a["id"], b["id"]}
+        assert ids(status="completed") == {a["id"]}
+        assert ids(started_from=(T0 + timedelta(hours=1)).isoformat()) == {b["id"]}
+        assert ids(started_until=(T0 + timedelta(hours=1)).isoformat()) == {a["id"]}
+
+    def test_csv_export(self, client: TestClient, org: Org, site: dict[str, Any]) -> None:
+        T0 = site["t0"]
+        started = ok(start_session(client, org, "CAFE0001", site["connector"]["id"], T0.isoformat()), 201)
+        ok(stop(client, org, started["id"], 2_000, T0 + timedelta(minutes=10)))
+        response = client.get("/v1/sessions/export.csv", headers=org.auth(Role.viewer))
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        assert len(rows) == 1
+        row = rows[0]
+        assert row["user_group"] == site["group"]["name"]
+        assert (row["card_uid"], row["card_label"]) == ("CAFE0001", "Room 12")
+        assert row["evse_id"] == site["connector"]["evse_id"]
+        assert (row["energy_kwh"], row["cost"], row["currency"]) == ("2", "1.80", "EUR")
+        assert row["tariff"].startswith("EUR 0.4")
+
+    def test_other_organization_sees_nothing(
+        self, client: TestClient, org: Org, other_org: Org, site: dict[str, Any]
+    ) -> None:
+        T0 = site["t0"]
+        started = ok(start_session(client, org, "CAFE0001", site["connector"]["id"], T0.isoformat()), 201)
+        assert client.get(f"/v1/sessions/{started['id']}", headers=other_org.auth()).status_code == 404
+        assert stop(client, other_org, started["id"], 1, T0 + timedelta(minutes=1)).status_code == 404
+        assert ok(client.get("/v1/sessions", headers=other_org.auth()))["items"] == []
+        export = client.get("/v1/sessions/export.csv", headers=other_org.auth())
+        assert len(list(csv.DictReader(io.StringIO(export.text)))) == 0
