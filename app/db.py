@@ -76,11 +76,17 @@ def configure_sqlite(engine: AsyncEngine) -> None:
         ):
             cursor.execute(pragma)
         cursor.close()
+        # SQLite's lower() folds ASCII only; PostgreSQL's folds all letters. Same answers on both.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get("sqlite_immediate", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
 
 
 class Database:

@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.enums import ActivationScope, UserGroupStatus, UserGroupType
@@ -25,7 +25,7 @@ class UserGroup(IdMixin, TimestampsMixin, VersionedMixin, Base):
 
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
-    name_key: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(400))  # casefold() can lengthen a name
     type: Mapped[UserGroupType] = mapped_column(str_enum(UserGroupType), default=UserGroupType.cards_only)
     status: Mapped[UserGroupStatus] = mapped_column(str_enum(UserGroupStatus), default=UserGroupStatus.active)
     archived_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -137,8 +137,9 @@ class ChargingSession(IdMixin, TimestampsMixin, VersionedMixin, Base):
     tariff_snapshot: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     decision_status: Mapped[str] = mapped_column(String(32))
     decision_reason: Mapped[str] = mapped_column(String(64))
-    meter_start_wh: Mapped[int]
-    meter_stop_wh: Mapped[int | None] = mapped_column(default=None)
+    # Wh meter readings are cumulative over a charger's life: beyond 32 bits.
+    meter_start_wh: Mapped[int] = mapped_column(BigInteger)
+    meter_stop_wh: Mapped[int | None] = mapped_column(BigInteger, default=None)
     started_at: Mapped[datetime]
     stopped_at: Mapped[datetime | None] = mapped_column(default=None)
     energy_kwh: Mapped[Decimal | None] = mapped_column(default=None)

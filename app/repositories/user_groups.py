@@ -3,7 +3,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy import Select, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ActivationScope, UserGroupStatus, UserGroupType
@@ -183,17 +183,6 @@ class ActivationRepository:
             statement = statement.where(Activation.charging_group_id.in_(list(charging_group_ids)))
         await self.session.execute(statement)
 
-    async def enable_access_control(self, charging_group_ids: Iterable[uuid.UUID]) -> None:
-        await self.session.execute(
-            update(ChargingGroup)
-            .where(
-                ChargingGroup.organization_id == self.organization_id,
-                ChargingGroup.id.in_(list(charging_group_ids)),
-            )
-            .values(access_control=True, version=ChargingGroup.version + 1)
-            .execution_options(synchronize_session=False)
-        )
-
 
 class CardRepository(Repository[Card]):
     model = Card
@@ -230,7 +219,7 @@ class CardRepository(Repository[Card]):
                 or_(
                     Card.uid.like(f"%{_escape_like(query.upper())}%", escape="\\"),
                     func.lower(Card.label).like(pattern.lower(), escape="\\"),
-                    Card.printed_number.like(pattern, escape="\\"),
+                    func.lower(Card.printed_number).like(pattern.lower(), escape="\\"),
                 )
             )
         return await self.page(statement, page)

@@ -14,14 +14,19 @@ from app.errors import (
 )
 from app.problems import problem_responses
 from app.routers.deps import IdempotencyKey, IfMatch, Manager, PageParams, Reader, Uow, next_cursor, set_etag
-from app.schemas.common import Page
+from app.schemas.common import NO_CONTROL_CHARACTERS, Page
 from app.schemas.user_groups import CardCreate, CardMove, CardRead, CardsAdded, CardsBulkCreate, CardUpdate
 from app.services import cards as service
 from app.services.concurrency import etag_of
 
 router = APIRouter(tags=["cards"])
 
-Search = Annotated[str | None, Query(max_length=100, description="Part of the UID, label or printed number")]
+Search = Annotated[
+    str | None,
+    Query(
+        max_length=100, pattern=NO_CONTROL_CHARACTERS, description="Part of the UID, label or printed number"
+    ),
+]
 
 
 def page_of(cards: list[CardRead], more: bool) -> Page[CardRead]:

@@ -17,6 +17,7 @@ from app.db import unit_of_work
 from app.enums import Role
 from app.errors import Forbidden
 from app.pagination import InvalidCursor, PageRequest, decode_cursor, encode_cursor
+from app.schemas.common import NO_CONTROL_CHARACTERS
 from app.services import api_keys as api_key_service
 from app.services import idempotency as idempotency_service
 from app.services.context import RequestContext
@@ -64,7 +65,10 @@ Integration = Annotated[RequestContext, require_role(Role.admin, Role.integratio
 def page_params(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     cursor: Annotated[
-        str | None, Query(max_length=512, description="`next_cursor` of the previous page")
+        str | None,
+        Query(
+            max_length=512, pattern=NO_CONTROL_CHARACTERS, description="`next_cursor` of the previous page"
+        ),
     ] = None,
 ) -> PageRequest:
     try:
@@ -82,6 +86,7 @@ IfMatch = Annotated[
     str | None,
     Header(
         max_length=200,
+        pattern=NO_CONTROL_CHARACTERS,
         description="ETag from a previous read; the change is refused (412) if the resource changed since",
     ),
 ]
@@ -114,6 +119,7 @@ class Idempotency:
                 alias="Idempotency-Key",
                 min_length=1,
                 max_length=255,
+                pattern=NO_CONTROL_CHARACTERS,
                 description="Client-chosen key; a retry with the same key returns the first response",
             ),
         ] = None,

@@ -12,7 +12,7 @@ from app.enums import AuthorizationStatus, SessionStatus
 from app.errors import NotFound, SessionAlreadyStopped
 from app.problems import problem_responses
 from app.routers.deps import InfrastructureReader, Integration, PageParams, Uow, next_cursor
-from app.schemas.common import Page
+from app.schemas.common import NO_CONTROL_CHARACTERS, Page
 from app.schemas.sessions import SessionRead, SessionStart, SessionStop
 from app.services import sessions as service
 from app.services.context import RequestContext
@@ -32,7 +32,7 @@ def session_filters(
     charging_group_id: Annotated[uuid.UUID | None, Query()] = None,
     connector_id: Annotated[uuid.UUID | None, Query()] = None,
     status_filter: Annotated[SessionStatus | None, Query(alias="status")] = None,
-    transaction_id: Annotated[str | None, Query(max_length=64)] = None,
+    transaction_id: Annotated[str | None, Query(max_length=64, pattern=NO_CONTROL_CHARACTERS)] = None,
     started_from: Annotated[datetime | None, Query(description="Inclusive (RFC 3339)")] = None,
     started_until: Annotated[datetime | None, Query(description="Exclusive (RFC 3339)")] = None,
 ) -> service.SessionFilters:

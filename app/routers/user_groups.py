@@ -16,7 +16,7 @@ from app.errors import (
 from app.problems import problem_responses
 from app.routers.deps import IdempotencyKey, IfMatch, Manager, PageParams, Reader, Uow, next_cursor, set_etag
 from app.schemas.audit import AuditEventRead
-from app.schemas.common import Page
+from app.schemas.common import NO_CONTROL_CHARACTERS, Page
 from app.schemas.user_groups import (
     ActionVerdict,
     ActivatedChargingGroup,
@@ -104,7 +104,10 @@ async def list_user_groups(
     page: PageParams,
     status_filter: Annotated[StatusFilter, Query(alias="status")] = "active",
     type_filter: Annotated[UserGroupType | None, Query(alias="type")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="Part of the name, any case")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, pattern=NO_CONTROL_CHARACTERS, description="Part of the name, any case"),
+    ] = None,
 ) -> Page[UserGroupSummary]:
     """User groups, newest first, each with its tariff summary and counts."""
     wanted = None if status_filter == "all" else UserGroupStatus(status_filter)

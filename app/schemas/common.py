@@ -1,11 +1,13 @@
 """Shared schema base and reusable field types."""
 
 import unicodedata
+from datetime import UTC
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -34,6 +36,13 @@ Label = Annotated[
 ShortText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_printable)
 ]
+# Text without control characters (they break logs and CSV, and PostgreSQL refuses NUL).
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+PlainText = Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARACTERS)]
+
+# An input time: must carry a zone offset (RFC 3339), and is kept in UTC from then on.
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
+
 DecimalString = Annotated[
     Decimal,
     PlainSerializer(lambda value: format(value.normalize(), "f"), return_type=str, when_used="json"),

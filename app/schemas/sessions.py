@@ -6,10 +6,16 @@ from pydantic import Field, model_validator
 
 from app.enums import AuthorizationStatus, SessionStatus
 from app.schemas.charging import EvseId, Identity
-from app.schemas.common import DecimalString, Schema
+from app.schemas.common import NO_CONTROL_CHARACTERS, DecimalString, Schema, UtcDateTime
 
 IdToken = Annotated[
-    str, Field(min_length=1, max_length=64, description="The card UID (OCPP idTag / IdToken)")
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=NO_CONTROL_CHARACTERS,
+        description="The card UID (OCPP idTag / IdToken)",
+    ),
 ]
 
 
@@ -38,7 +44,10 @@ class ConnectorSelector(Schema):
 class AuthorizeRequest(ConnectorSelector):
     id_token: IdToken
     token_type: str | None = Field(
-        default=None, max_length=20, description="OCPP 2.0.1 IdTokenEnumType, e.g. ISO14443 (informative)"
+        default=None,
+        max_length=20,
+        pattern=NO_CONTROL_CHARACTERS,
+        description="OCPP 2.0.1 IdTokenEnumType, e.g. ISO14443 (informative)",
     )
 
 
@@ -54,27 +63,17 @@ class AuthorizeResponse(Schema):
 
 
 class SessionStart(ConnectorSelector):
-    transaction_id: str = Field(min_length=1, max_length=64, description="The backend's transaction id")
+    transaction_id: str = Field(
+        min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS, description="The backend's transaction id"
+    )
     id_token: IdToken
     meter_start_wh: int = Field(ge=0, le=10**12)
-    started_at: datetime
-
-    @model_validator(mode="after")
-    def _aware(self) -> Self:
-        if self.started_at.tzinfo is None:
-            raise ValueError("started_at needs a zone offset (RFC 3339)")
-        return self
+    started_at: UtcDateTime
 
 
 class SessionStop(Schema):
     meter_stop_wh: int = Field(ge=0, le=10**12)
-    stopped_at: datetime
-
-    @model_validator(mode="after")
-    def _aware(self) -> Self:
-        if self.stopped_at.tzinfo is None:
-            raise ValueError("stopped_at needs a zone offset (RFC 3339)")
-        return self
+    stopped_at: UtcDateTime
 
 
 class SessionRead(Schema):

@@ -3,11 +3,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from app.currencies import current_currencies
 from app.enums import ActivationScope, UserGroupStatus, UserGroupType
-from app.schemas.common import DecimalString, Name, Schema, ShortText
+from app.schemas.common import DecimalString, Name, Schema, ShortText, UtcDateTime
 
 MAX_CARDS_PER_REQUEST = 10_000
 _UID_SEPARATORS = re.compile(r"[\s:\-._]")
@@ -37,13 +45,36 @@ def _currency(value: str) -> str:
     return code
 
 
-CardUid = Annotated[str, AfterValidator(normalize_uid), Field(examples=["04A2B3C4D5E6F7"])]
+CardUid = Annotated[
+    str,
+    AfterValidator(normalize_uid),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "pattern": r"^[A-Za-z0-9:._ -]+$",
+            "description": "Card UID; separators (space : - . _) are removed and letters upper-cased, "
+            "leaving 1 to 36 letters or digits",
+            "examples": ["04:A2:B3:C4:D5:E6:F7"],
+        }
+    ),
+]
 Money = Annotated[
     DecimalString,
     BeforeValidator(_no_float),
-    Field(ge=0, max_digits=12, decimal_places=6, examples=["0.35"]),
+    Field(ge=0, max_digits=12, decimal_places=6),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[0-9]{1,6}(\.[0-9]{1,6})?$", "examples": ["0.35"]}, mode="validation"
+    ),
 ]
-Currency = Annotated[str, AfterValidator(_currency), Field(examples=["EUR"])]
+Currency = Annotated[
+    str,
+    AfterValidator(_currency),
+    WithJsonSchema(
+        {"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217 code", "examples": ["EUR"]}
+    ),
+]
 
 
 # Tariff ------------------------------------------------------------------------------------
@@ -58,11 +89,12 @@ class TariffInput(Schema):
         default=None, ge=0, le=1440, description="Minutes free of parking fee (0 when not given)"
     )
 
-    @model_validator(mode="after")
-    def _grace_needs_parking_fee(self) -> Self:
-        if self.parking_grace_minutes is not None and self.parking_fee_per_hour is None:
-            raise ValueError("parking_grace_minutes needs parking_fee_per_hour")
-        return self
+    @field_validator("parking_grace_minutes")
+    @classmethod
+    def _grace_needs_parking_fee(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("parking_fee_per_hour") is None:
+            raise ValueError("a grace period needs parking_fee_per_hour")
+        return value
 
 
 class TariffRead(Schema):
@@ -119,7 +151,7 @@ class ActivationRead(Schema):
     scope: ActivationScope
     charging_group_count: int
     connector_count: int
-    items: list[ActivatedChargingGroup] = Field(description="Active charging groups, by name")
+    items: list[ActivatedChargingGroup] = Field(description="Active charging groups, newest first")
     next_cursor: str | None
 
 
@@ -222,17 +254,16 @@ class UserGroupRead(Schema):
 class CardFields(Schema):
     label: Name | None = None
     printed_number: ShortText | None = Field(default=None, description="The number printed on the card")
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    valid_from: UtcDateTime | None = None
+    valid_until: UtcDateTime | None = None
 
-    @model_validator(mode="after")
-    def _validity_order(self) -> Self:
-        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+    @field_validator("valid_until")
+    @classmethod
+    def _validity_order(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        valid_from = info.data.get("valid_from")
+        if value is not None and valid_from is not None and value <= valid_from:
             raise ValueError("valid_until must be after valid_from")
-        for value in (self.valid_from, self.valid_until):
-            if value is not None and value.tzinfo is None:
-                raise ValueError("times need a zone offset (RFC 3339), e.g. 2026-12-01T00:00:00Z")
-        return self
+        return value
 
 
 class CardCreate(CardFields):
@@ -245,7 +276,20 @@ class CardUpdate(CardFields):
 
 
 class CardsBulkCreate(Schema):
-    cards: list[CardCreate] = Field(min_length=1, max_length=MAX_CARDS_PER_REQUEST)
+    # Rows are validated one by one in the service, so a 422 lists every bad row at once
+    # (bad format, duplicate, already taken); the document still shows each row as a CardCreate.
+    cards: Annotated[
+        list[dict[str, Any]],
+        Field(min_length=1, max_length=MAX_CARDS_PER_REQUEST),
+        WithJsonSchema(
+            {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/CardCreate"},
+                "minItems": 1,
+                "maxItems": MAX_CARDS_PER_REQUEST,
+            }
+        ),
+    ]
 
 
 class CardsAdded(Schema):

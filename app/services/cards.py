@@ -57,36 +57,46 @@ async def add_cards(
     session: AsyncSession,
     ctx: RequestContext,
     user_group_id: uuid.UUID,
-    rows: Sequence[CardCreate],
-    row_locations: Sequence[list[str | int]] | None = None,
-    errors: list[dict[str, Any]] | None = None,
+    raw_rows: Sequence[dict[str, Any]],
+    locations: Sequence[list[str | int]] | None = None,
+    errors: Sequence[dict[str, Any]] = (),
 ) -> int:
-    """All or nothing: every bad row is reported (format, duplicate in the request, UID already in
-    a group) and nothing is added unless every row is good."""
+    """All or nothing: every bad row is reported together (bad format, duplicate in the request,
+    UID already in a group), and nothing is added unless every row is good."""
     group = await lock_group(session, ctx, user_group_id)
     policy.can_add_cards(group).enforce()
-    errors = list(errors or [])
-    locations = row_locations or [["body", "cards", index] for index in range(len(rows))]
-    first_seen: dict[str, int] = {}
-    for index, row in enumerate(rows):
+    locations = locations or [["body", "cards", index] for index in range(len(raw_rows))]
+    rows: list[CardCreate] = []
+    row_locations: list[list[str | int]] = []
+    errors = list(errors)
+    for raw, location in zip(raw_rows, locations, strict=True):
+        try:
+            rows.append(CardCreate.model_validate(raw))
+            row_locations.append(location)
+        except ValidationError as invalid:
+            for problem in invalid.errors():
+                field = ".".join(str(part) for part in problem["loc"]) or "row"
+                errors.append(_row_error(location, field, problem["msg"], problem["type"]))
+    first_seen: dict[str, list[str | int]] = {}
+    for row, location in zip(rows, row_locations, strict=True):
         if row.uid in first_seen:
             errors.append(
                 _row_error(
-                    locations[index],
+                    location,
                     "uid",
-                    f"duplicate of row {first_seen[row.uid] + 1} in this request",
+                    f"duplicate of {_describe(first_seen[row.uid])} in this request",
                     "duplicate_in_request",
                     uid=row.uid,
                 )
             )
         else:
-            first_seen[row.uid] = index
+            first_seen[row.uid] = location
     cards = CardRepository(session, ctx.organization_id)
     holders = await cards.holders(list(first_seen))
     for uid, (holder_id, holder_name) in holders.items():
         errors.append(
             _row_error(
-                locations[first_seen[uid]],
+                first_seen[uid],
                 "uid",
                 f"card already belongs to user group {holder_name!r}",
                 "uid_taken",
@@ -97,8 +107,8 @@ async def add_cards(
         )
     if errors:
         raise CardsRejected(
-            f"{len(errors)} row(s) rejected; nothing was added. Fix them and send the whole list again.",
-            errors=sorted(errors, key=lambda error: [str(part) for part in error["loc"]]),
+            f"{len(errors)} problem(s) found; nothing was added. Fix them and send the whole list again.",
+            errors=sorted(errors, key=lambda error: [(isinstance(p, int), p) for p in error["loc"]]),
         )
     await cards.insert_many(
         [{"user_group_id": group.id, **row.model_dump()} for row in rows], datetime.now(UTC)
@@ -122,13 +132,17 @@ async def add_cards(
 async def import_cards_csv(
     session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID, content: bytes
 ) -> int:
-    rows, locations, errors = parse_cards_csv(content)
-    return await add_cards(session, ctx, user_group_id, rows, locations, errors)
+    await lock_group(session, ctx, user_group_id)  # an unknown group is a 404 before the file is read
+    raw_rows, locations, line_errors = parse_cards_csv(content)
+    return await add_cards(session, ctx, user_group_id, raw_rows, locations, line_errors)
 
 
-def parse_cards_csv(content: bytes) -> tuple[list[CardCreate], list[list[str | int]], list[dict[str, Any]]]:
+def parse_cards_csv(
+    content: bytes,
+) -> tuple[list[dict[str, Any]], list[list[str | int]], list[dict[str, Any]]]:
     """A header line naming the columns (`uid` required; also label, printed_number, valid_from,
-    valid_until, blocked), then one card per line. Errors name the line and column."""
+    valid_until, blocked), then one card per line. Returns the rows and their line numbers; the
+    rows are validated like the JSON ones, so errors name the line and the column."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -146,30 +160,28 @@ def parse_cards_csv(content: bytes) -> tuple[list[CardCreate], list[list[str | i
     if unknown:
         raise _file_error(f"unknown columns: {', '.join(unknown)}; allowed: {', '.join(CSV_COLUMNS)}")
     reader.fieldnames = header
-    rows: list[CardCreate] = []
+    rows: list[dict[str, Any]] = []
     locations: list[list[str | int]] = []
-    errors: list[dict[str, Any]] = []
+    line_errors: list[dict[str, Any]] = []
     try:
         for record in reader:
-            line = reader.line_num
-            if len(rows) + len(errors) >= MAX_CARDS_PER_REQUEST:
+            if len(rows) + len(line_errors) >= MAX_CARDS_PER_REQUEST:
                 raise _file_error(f"at most {MAX_CARDS_PER_REQUEST} cards per request")
             if None in record:
-                errors.append(_row_error(["file", line], "row", "more values than columns", "extra_values"))
+                line: list[str | int] = ["file", reader.line_num]
+                line_errors.append(_row_error(line, "row", "more values than columns", "extra_values"))
                 continue
-            values = {key: value.strip() for key, value in record.items() if value and value.strip()}
-            try:
-                rows.append(CardCreate.model_validate(values))
-                locations.append(["file", line])
-            except ValidationError as invalid:
-                for problem in invalid.errors():
-                    field = ".".join(str(part) for part in problem["loc"]) or "row"
-                    errors.append(_row_error(["file", line], field, problem["msg"], problem["type"]))
+            rows.append({key: value.strip() for key, value in record.items() if value and value.strip()})
+            locations.append(["file", reader.line_num])
     except csv.Error as error:
         raise _file_error(f"unreadable CSV at line {reader.line_num}: {error}") from error
-    if not rows and not errors:
+    if not rows and not line_errors:
         raise _file_error("the file has no cards")
-    return rows, locations, errors
+    return rows, locations, line_errors
+
+
+def _describe(location: Sequence[str | int]) -> str:
+    return f"line {location[1]}" if location[0] == "file" else ".".join(str(p) for p in location[1:])
 
 
 def _row_error(

@@ -184,9 +184,9 @@ async def enable_access_control(
     """Activating a user group on a charging group switches its access control on (audited)."""
     if not charging_groups:
         return
-    await ActivationRepository(session, ctx.organization_id).enable_access_control(
-        cg.id for cg in charging_groups
-    )
+    for charging_group in charging_groups:
+        charging_group.access_control = True
+    await session.flush()
     for charging_group in charging_groups:
         audit.record(
             session,

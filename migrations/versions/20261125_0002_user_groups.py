@@ -24,7 +24,7 @@ def upgrade() -> None:
         "user_groups",
         sa.Column("organization_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("name_key", sa.String(length=100), nullable=False),
+        sa.Column("name_key", sa.String(length=400), nullable=False),
         sa.Column(
             "type", sa.Enum("cards_only", name="usergrouptype", native_enum=False, length=32), nullable=False
         ),
@@ -189,8 +189,8 @@ def upgrade() -> None:
         sa.Column("tariff_snapshot", sa.JSON(), nullable=True),
         sa.Column("decision_status", sa.String(length=32), nullable=False),
         sa.Column("decision_reason", sa.String(length=64), nullable=False),
-        sa.Column("meter_start_wh", sa.Integer(), nullable=False),
-        sa.Column("meter_stop_wh", sa.Integer(), nullable=True),
+        sa.Column("meter_start_wh", sa.BigInteger(), nullable=False),
+        sa.Column("meter_stop_wh", sa.BigInteger(), nullable=True),
         sa.Column("started_at", app.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("stopped_at", app.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("energy_kwh", app.models.base.ExactDecimal(precision=18, scale=6), nullable=True),

@@ -1,0 +1,123 @@
+"""Shared by the gates: the route table, and an organization with one of everything."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from tests.factories import Org, add_card, create_user_group, make_org, make_site, ok, start_session
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    name: str
+
+    @property
+    def is_write(self) -> bool:
+        return self.method in WRITE_METHODS
+
+    @property
+    def path_parameters(self) -> list[str]:
+        return [part[1:-1] for part in self.path.split("/") if part.startswith("{")]
+
+    def url(self, ids: dict[str, str]) -> str:
+        url = self.path
+        for name in self.path_parameters:
+            url = url.replace("{" + name + "}", ids[name])
+        return url
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def route_table() -> list[Operation]:
+    """Every /v1 operation of the app, read from its routes: a route added later is in here."""
+    app = create_app(Settings(database_url="sqlite+aiosqlite://", log_level="WARNING"))
+    operations = [
+        Operation(method, str(context.path), context.original_route.name)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute) and str(context.path).startswith("/v1/")
+        for method in sorted(context.original_route.methods or ())
+    ]
+    assert len(operations) > 40, "the route table looks empty; did the routing API change?"
+    return operations
+
+
+OPERATIONS = route_table()
+
+
+def build_world(client: TestClient, org: Org) -> dict[str, str]:
+    """One of everything in `org`; returns the id for each path parameter name."""
+    site = make_site(client, org, connectors=2)
+    group = create_user_group(
+        client,
+        org,
+        tariff={"currency": "EUR", "price_per_kwh": "0.30"},
+        activation={"scope": "custom", "charging_group_ids": [site["group"]["id"]]},
+    )
+    card = add_card(client, org, group["id"], f"W{site['group']['id'][:8].upper()}")
+    session = ok(
+        start_session(client, org, card["uid"], site["connectors"][0]["id"], "2026-11-01T10:00:00Z"), 201
+    )
+    viewer_key = next(
+        k for k in ok(client.get("/v1/api-keys", headers=org.auth()))["items"] if k["role"] == "viewer"
+    )
+    return {
+        "user_group_id": group["id"],
+        "card_id": card["id"],
+        "charging_group_id": site["group"]["id"],
+        "charge_point_id": site["charge_point"]["id"],
+        "connector_id": site["connectors"][0]["id"],
+        "session_id": session["id"],
+        "api_key_id": viewer_key["id"],
+    }
+
+
+def organization_state(client: TestClient, org: Org) -> dict[str, Any]:
+    """Everything an organization has, as its API shows it: to prove that nothing changed."""
+    state: dict[str, Any] = {}
+    for path in (
+        "/v1/user-groups?status=all",
+        "/v1/cards",
+        "/v1/charging-groups",
+        "/v1/charge-points",
+        "/v1/connectors",
+        "/v1/sessions",
+        "/v1/api-keys",
+        "/v1/audit-events",
+    ):
+        items: list[Any] = []
+        cursor = None
+        while True:
+            separator = "&" if "?" in path else "?"
+            url = f"{path}{separator}limit=200" + (f"&cursor={cursor}" if cursor else "")
+            page = ok(client.get(url, headers=org.auth()))
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        state[path] = items
+    for group in state["/v1/user-groups?status=all"]:
+        for sub in ("charging-groups", "tariff/versions"):
+            state[f"{group['id']}/{sub}"] = ok(
+                client.get(f"/v1/user-groups/{group['id']}/{sub}", headers=org.auth())
+            )
+    return state
+
+
+@pytest.fixture
+def world_org(client: TestClient) -> Org:
+    return make_org(client)
+
+
+@pytest.fixture
+def world(client: TestClient, world_org: Org) -> dict[str, str]:
+    return build_world(client, world_org)
