@@ -18,14 +18,14 @@ from app.enums import ActivationScope, UserGroupStatus, UserGroupType
 from app.schemas.common import DecimalString, Name, Schema, ShortText, UtcDateTime
 
 MAX_CARDS_PER_REQUEST = 10_000
-_UID_SEPARATORS = re.compile(r"[\s:\-._]")
+_UID_SEPARATORS = re.compile(r"[ :\-._]")
 _UID_VALID = re.compile(r"^[A-Z0-9]{1,36}$")
 
 
 def normalize_uid(value: str) -> str:
     """Separators removed (space, colon, dash, dot, underscore), upper case: `04:a2-3b` -> `04A23B`."""
     normalized = _UID_SEPARATORS.sub("", value).upper()
-    if not _UID_VALID.match(normalized):
+    if not _UID_VALID.fullmatch(normalized):
         raise ValueError(
             "a card UID has 1 to 36 letters or digits once separators are removed (e.g. 04A2B3C4D5E6F7)"
         )

@@ -149,7 +149,7 @@ def parse_cards_csv(
         raise _file_error(f"the file is not UTF-8 text (byte {error.start})") from error
     if "\x00" in text:
         raise _file_error("the file contains NUL bytes; it is not a CSV text file")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [name.strip().lower() for name in (reader.fieldnames or [])]
     except csv.Error as error:
