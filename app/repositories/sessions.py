@@ -4,31 +4,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select
+from sqlalchemy import Row, Select, func, or_, select
 
 from app.enums import SessionStatus
 from app.models import (
-    Activation,
-    Card,
-    ChargePoint,
-    ChargingGroup,
     ChargingSession,
-    Connector,
     TariffVersion,
-    UserGroup,
 )
 from app.pagination import PageRequest
+from app.repositories.authorization import ConnectorRef, authorization_facts_statement
 from app.repositories.base import Repository
 
-
-@dataclass(frozen=True)
-class ConnectorRef:
-    """A connector as the backend names it: exactly one of the three forms is set."""
-
-    connector_id: uuid.UUID | None = None
-    evse_id: str | None = None
-    charge_point_identity: str | None = None
-    connector_number: int | None = None
+__all__ = ["ConnectorRef", "SessionFilters", "SessionRepository"]
 
 
 @dataclass(frozen=True)
@@ -41,51 +28,6 @@ class SessionFilters:
     transaction_id: str | None = None
     started_from: datetime | None = None
     started_until: datetime | None = None
-
-
-def _connector_condition(ref: ConnectorRef) -> ColumnElement[bool]:
-    if ref.connector_id is not None:
-        return Connector.id == ref.connector_id
-    if ref.evse_id is not None:
-        return Connector.evse_id == ref.evse_id
-    return and_(
-        ChargePoint.identity == ref.charge_point_identity, Connector.connector_number == ref.connector_number
-    )
-
-
-def authorization_facts_statement(
-    organization_id: uuid.UUID, uid: str, ref: ConnectorRef
-) -> Select[*tuple[Any, ...]]:
-    """One round trip: the connector with its charging group, and the card with its user group."""
-    active_here = exists().where(
-        Activation.user_group_id == UserGroup.id,
-        Activation.charging_group_id == ChargePoint.charging_group_id,
-    )
-    return (
-        select(
-            Connector.id,
-            ChargePoint.charging_group_id,
-            ChargingGroup.access_control,
-            Card.id,
-            Card.blocked,
-            Card.valid_from,
-            Card.valid_until,
-            UserGroup.id,
-            UserGroup.status,
-            UserGroup.activation_scope,
-            active_here.label("active_here"),
-            Connector.evse_id,
-            ChargingGroup.name,
-            Card.label,
-            UserGroup.name,
-        )
-        .select_from(Connector)
-        .join(ChargePoint, ChargePoint.id == Connector.charge_point_id)
-        .join(ChargingGroup, ChargingGroup.id == ChargePoint.charging_group_id)
-        .outerjoin(Card, and_(Card.organization_id == organization_id, Card.uid == uid))
-        .outerjoin(UserGroup, UserGroup.id == Card.user_group_id)
-        .where(Connector.organization_id == organization_id, _connector_condition(ref))
-    )
 
 
 class SessionRepository(Repository[ChargingSession]):

@@ -36,18 +36,25 @@ async def current_context(
     return await api_key_service.authenticate(session, raw_key, getattr(request.state, "request_id", None))
 
 
+def ensure_role(ctx: RequestContext, allowed: frozenset[Role]) -> RequestContext:
+    if ctx.role not in allowed:
+        names = ", ".join(sorted(role.value for role in allowed))
+        raise Forbidden(f"Role {ctx.role.value} may not do this; needs one of: {names}.")
+    return ctx
+
+
 def require_role(*roles: Role) -> Any:
     allowed = frozenset(roles)
 
     async def dependency(
         ctx: Annotated[RequestContext, Depends(current_context)],
     ) -> RequestContext:
-        if ctx.role not in allowed:
-            names = ", ".join(sorted(role.value for role in allowed))
-            raise Forbidden(f"Role {ctx.role.value} may not do this; needs one of: {names}.")
-        return ctx
+        return ensure_role(ctx, allowed)
 
     return Depends(dependency)
+
+
+BearerKey = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 # Who may do what (SPEC section 8), in one place.
@@ -59,7 +66,8 @@ InfrastructureReader = Annotated[
 ]
 InfrastructureWriter = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.integration)]
 # The charge-point backend: authorization decisions and session reports.
-Integration = Annotated[RequestContext, require_role(Role.admin, Role.integration)]
+BACKEND_ROLES = frozenset({Role.admin, Role.integration})
+Integration = Annotated[RequestContext, require_role(*BACKEND_ROLES)]
 
 
 def page_params(

@@ -46,19 +46,28 @@ def parse_prefix(raw_key: str) -> str | None:
 async def authenticate(session: AsyncSession, raw_key: str | None, request_id: str | None) -> RequestContext:
     prefix = parse_prefix(raw_key) if raw_key else None
     key = await find_key_by_prefix(session, prefix) if prefix else None
-    if (
-        key is None
-        or raw_key is None
-        or key.revoked_at is not None
-        or not hmac.compare_digest(key.key_hash, hash_key(raw_key))
-    ):
+    if key is None:
+        raise Unauthenticated("Send a valid API key as `Authorization: Bearer <key>`.")
+    return verified_context(
+        raw_key, key.key_hash, key.revoked_at, key.organization_id, key.id, key.name, key.role, request_id
+    )
+
+
+def verified_context(
+    raw_key: str | None,
+    key_hash: str,
+    revoked_at: datetime | None,
+    organization_id: uuid.UUID,
+    key_id: uuid.UUID,
+    name: str,
+    role: Role,
+    request_id: str | None,
+) -> RequestContext:
+    """The caller, once the key is shown to be the stored one and not revoked."""
+    if raw_key is None or revoked_at is not None or not hmac.compare_digest(key_hash, hash_key(raw_key)):
         raise Unauthenticated("Send a valid API key as `Authorization: Bearer <key>`.")
     return RequestContext(
-        organization_id=key.organization_id,
-        api_key_id=key.id,
-        actor_name=key.name,
-        role=key.role,
-        request_id=request_id,
+        organization_id=organization_id, api_key_id=key_id, actor_name=name, role=role, request_id=request_id
     )
 
 

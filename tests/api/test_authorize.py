@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.enums import Role
+from app.settings import Settings
 from tests.factories import Org, add_card, authorize, create_user_group, make_site, ok
 
 
@@ -166,3 +167,28 @@ def test_refusals_are_counted_by_reason(client: TestClient, org: Org, setup: dic
     before = count()
     decision(client, org, "NOT-REGISTERED", setup["here"])
     assert count() == before + 1
+
+
+def test_a_change_is_seen_at_once_by_another_instance(
+    client: TestClient, settings: Settings, org: Org, setup: dict[str, Any]
+) -> None:
+    """Two instances of the service on one database (as behind a load balancer): the moment one
+    acknowledges a block, archive or deactivation, the other refuses the card. Nothing is cached."""
+    from app.main import create_app
+
+    with TestClient(create_app(settings)) as other_instance:
+        here = {"connector_id": setup["here"]["id"]}
+        assert ok(authorize(other_instance, org, "04A2B3C4", **here))["status"] == "Accepted"
+        ok(client.patch(f"/v1/cards/{setup['card']['id']}", json={"blocked": True}, headers=org.auth()))
+        assert ok(authorize(other_instance, org, "04A2B3C4", **here))["status"] == "Blocked"
+        ok(client.patch(f"/v1/cards/{setup['card']['id']}", json={"blocked": False}, headers=org.auth()))
+        ok(client.post(f"/v1/user-groups/{setup['group']['id']}/archive", headers=org.auth()))
+        assert ok(authorize(other_instance, org, "04A2B3C4", **here))["reason"] == "group_archived"
+        ok(client.post(f"/v1/user-groups/{setup['group']['id']}/restore", headers=org.auth()))
+        assert ok(authorize(other_instance, org, "04A2B3C4", **here))["status"] == "Accepted"
+        group = setup["group"]["id"]
+        ok(client.delete(f"/v1/user-groups/{group}/charging-groups/{setup['here']['charging_group_id']}",
+                         headers=org.auth()))  # fmt: skip
+        assert ok(authorize(other_instance, org, "04A2B3C4", **here))["status"] == "NotAtThisLocation"
+        ok(client.delete(f"/v1/cards/{setup['card']['id']}", headers=org.auth()), 204)
+        assert ok(authorize(other_instance, org, "04A2B3C4", **here))["reason"] == "unknown_card"
