@@ -79,7 +79,9 @@ async def import_cards(
         UploadFile,
         File(
             description="UTF-8 CSV with a header line: uid (required), label, printed_number, "
-            "valid_from, valid_until, blocked"
+            "valid_from, valid_until, blocked",
+            # Generators (openapi-python-client) recognise a file by `format: binary`.
+            json_schema_extra={"format": "binary"},
         ),
     ],
 ) -> CardsAdded:

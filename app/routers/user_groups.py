@@ -1,4 +1,5 @@
 import uuid
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -38,10 +39,11 @@ from app.services.concurrency import etag_of
 
 router = APIRouter(prefix="/user-groups", tags=["user-groups"])
 
-StatusFilter = Annotated[
-    str,
-    Query(pattern="^(active|archived|all)$", description="`active` (default), `archived` or `all`"),
-]
+
+class StatusFilter(StrEnum):
+    active = "active"
+    archived = "archived"
+    all = "all"
 
 
 def to_read(detail: service.UserGroupDetail) -> UserGroupRead:
@@ -102,7 +104,9 @@ async def list_user_groups(
     ctx: Reader,
     session: Uow,
     page: PageParams,
-    status_filter: Annotated[StatusFilter, Query(alias="status")] = "active",
+    status_filter: Annotated[
+        StatusFilter, Query(alias="status", description="`active` (default), `archived` or `all`")
+    ] = StatusFilter.active,
     type_filter: Annotated[UserGroupType | None, Query(alias="type")] = None,
     q: Annotated[
         str | None,
@@ -110,7 +114,7 @@ async def list_user_groups(
     ] = None,
 ) -> Page[UserGroupSummary]:
     """User groups, newest first, each with its tariff summary and counts."""
-    wanted = None if status_filter == "all" else UserGroupStatus(status_filter)
+    wanted = None if status_filter == StatusFilter.all else UserGroupStatus(status_filter.value)
     items, more = await service.list_user_groups(session, ctx, page, wanted, type_filter, q)
     return Page(
         items=[to_summary(item) for item in items],

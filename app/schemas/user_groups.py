@@ -64,9 +64,7 @@ Money = Annotated[
     DecimalString,
     BeforeValidator(_no_float),
     Field(ge=0, max_digits=12, decimal_places=6),
-    WithJsonSchema(
-        {"type": "string", "pattern": r"^[0-9]{1,6}(\.[0-9]{1,6})?$", "examples": ["0.35"]}, mode="validation"
-    ),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,6}(\.[0-9]{1,6})?$", "examples": ["0.35"]}),
 ]
 Currency = Annotated[
     str,
