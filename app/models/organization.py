@@ -12,6 +12,10 @@ class Organization(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "organizations"
 
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # Kept in step by the infrastructure writes, so "the whole infrastructure" (activation scope
+    # all) is counted in constant time whatever the organization's size.
+    charging_group_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    connector_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ApiKey(IdMixin, CreatedAtMixin, Base):

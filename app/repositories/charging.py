@@ -2,10 +2,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, exists, func, select
+from sqlalchemy import Row, Select, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.models import ChargePoint, ChargingGroup, Connector
+from app.models import ChargePoint, ChargingGroup, Connector, Organization
 from app.pagination import PageRequest
 from app.repositories.base import Repository, paginate
 
@@ -139,3 +140,18 @@ class ConnectorRepository(UniqueValueMixin, Repository[Connector]):
             Connector.charge_point_id == charge_point_id, Connector.connector_number == number
         )
         return (await self.session.execute(statement.limit(1))).first() is not None
+
+
+async def count_infrastructure(
+    session: AsyncSession, organization_id: uuid.UUID, *, charging_groups: int = 0, connectors: int = 0
+) -> None:
+    """Adds to the organization's counters in the same transaction (an atomic increment)."""
+    await session.execute(
+        update(Organization)
+        .where(Organization.id == organization_id)
+        .values(
+            charging_group_count=Organization.charging_group_count + charging_groups,
+            connector_count=Organization.connector_count + connectors,
+        )
+        .execution_options(synchronize_session=False)
+    )

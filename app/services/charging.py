@@ -14,6 +14,7 @@ from app.repositories.charging import (
     ChargePointRepository,
     ChargingGroupRepository,
     ConnectorRepository,
+    count_infrastructure,
 )
 from app.schemas.charging import (
     ChargePointCreate,
@@ -76,6 +77,7 @@ async def create_charging_group(
         raise AlreadyExists(f"A charging group named {data.name!r} already exists.", field="name")
     group = groups.add(ChargingGroup(organization_id=ctx.organization_id, **data.model_dump()))
     await session.flush()
+    await count_infrastructure(session, ctx.organization_id, charging_groups=1)
     audit.record(
         session,
         ctx,
@@ -120,6 +122,7 @@ async def delete_charging_group(
         )
     old = audit.snapshot(group, *GROUP_FIELDS)
     await groups.delete(group)
+    await count_infrastructure(session, ctx.organization_id, charging_groups=-1)
     audit.record(session, ctx, AuditAction.charging_group_deleted, EntityType.charging_group, id_, old=old)
 
 
@@ -202,7 +205,9 @@ async def delete_charge_point(
     charge_points = ChargePointRepository(session, ctx.organization_id)
     charge_point = await _locked_charge_point(charge_points, id_)
     assert_if_match(charge_point, if_match)
-    for connector in await charge_points.connectors_of(id_):
+    connectors = await charge_points.connectors_of(id_)
+    await count_infrastructure(session, ctx.organization_id, connectors=-len(connectors))
+    for connector in connectors:
         old = audit.snapshot(connector, *CONNECTOR_FIELDS)
         await session.delete(connector)
         audit.record(session, ctx, AuditAction.connector_deleted, EntityType.connector, connector.id, old=old)
@@ -301,6 +306,7 @@ async def create_connector(
         )
     connector = connectors.add(Connector(organization_id=ctx.organization_id, **data.model_dump()))
     await session.flush()
+    await count_infrastructure(session, ctx.organization_id, connectors=1)
     audit.record(
         session,
         ctx,
@@ -343,6 +349,7 @@ async def delete_connector(
     assert_if_match(connector, if_match)
     old = audit.snapshot(connector, *CONNECTOR_FIELDS)
     await connectors.delete(connector)
+    await count_infrastructure(session, ctx.organization_id, connectors=-1)
     audit.record(session, ctx, AuditAction.connector_deleted, EntityType.connector, id_, old=old)
 
 
