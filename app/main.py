@@ -16,6 +16,7 @@ from app.logging_config import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.problems import install_problem_handlers, problem_schemas
 from app.routers import api_router, ops
+from app.schemas.sessions import AuthorizeRequest
 from app.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
@@ -23,6 +24,12 @@ API_VERSION = "1.0.0"
 
 def operation_id(route: APIRoute) -> str:
     return route.name
+
+
+def extra_schemas() -> dict[str, Any]:
+    """Bodies a route parses itself (the authorize hot path), declared for the document."""
+    schema = AuthorizeRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"AuthorizeRequest": schema, **schema.pop("$defs", {})}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -68,7 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 description=app.description,
                 routes=app.routes,
             )
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                {**problem_schemas(), **extra_schemas()}
+            )
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -1,6 +1,7 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -16,27 +17,43 @@ from app.services.policy import AuthorizationFacts
 router = APIRouter(tags=["authorization"])
 
 
+REQUEST_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuthorizeRequest"}}},
+}
+
+
 async def caller_and_facts(
     request: Request, credentials: BearerKey
 ) -> tuple[RequestContext, AuthorizationFacts | None]:
-    """Authentication and the decision's facts in one read. A dependency, so that the key is
-    checked (401/403) before an invalid body is reported (422), as on every other operation."""
+    """The body is parsed here, once, and the key and the decision's facts are read in one
+    statement. The key is checked (401/403) before an invalid body is reported (422), as on every
+    other operation."""
+    body: AuthorizeRequest | None = None
+    errors: list[Any] = []
     try:
-        body: AuthorizeRequest | None = AuthorizeRequest.model_validate_json(await request.body())
-    except ValidationError:
-        body = None  # FastAPI reports it as a 422 once the caller is known
+        body = AuthorizeRequest.model_validate_json(await request.body())
+    except ValidationError as invalid:
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in invalid.errors()]
     ctx, facts = await service.authenticate_and_read_facts(
         request.app.state.db,
         credentials.credentials if credentials else None,
         getattr(request.state, "request_id", None),
         body,
     )
-    return ensure_role(ctx, BACKEND_ROLES), facts
+    ensure_role(ctx, BACKEND_ROLES)
+    if errors:
+        raise RequestValidationError(errors)
+    return ctx, facts
 
 
-@router.post("/authorize", response_model=AuthorizeResponse, responses=problem_responses(NotFound))
+@router.post(
+    "/authorize",
+    response_model=AuthorizeResponse,
+    responses=problem_responses(NotFound),
+    openapi_extra={"requestBody": REQUEST_BODY},
+)
 async def authorize_card(
-    body: AuthorizeRequest,
     request: Request,
     caller: Annotated[tuple[RequestContext, AuthorizationFacts | None], Depends(caller_and_facts)],
 ) -> JSONResponse:
