@@ -3,6 +3,7 @@ import uuid
 from fastapi import APIRouter
 
 from app.errors import GroupArchived, NotFound
+from app.models import ChargingGroup
 from app.problems import problem_responses
 from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
 from app.schemas.user_groups import ActivatedChargingGroup, ActivationInput, ActivationRead
@@ -11,21 +12,22 @@ from app.services import activation as service
 router = APIRouter(prefix="/user-groups/{user_group_id}/charging-groups", tags=["activation"])
 
 
+def activated(charging_group: ChargingGroup, connector_count: int) -> ActivatedChargingGroup:
+    return ActivatedChargingGroup(
+        id=charging_group.id,
+        name=charging_group.name,
+        location_label=charging_group.location_label,
+        access_control=charging_group.access_control,
+        connector_count=connector_count,
+    )
+
+
 def to_read(view: service.ActivationView) -> ActivationRead:
     return ActivationRead(
         scope=view.scope,
         charging_group_count=view.totals.charging_groups,
         connector_count=view.totals.connectors,
-        items=[
-            ActivatedChargingGroup(
-                id=cg.id,
-                name=cg.name,
-                location_label=cg.location_label,
-                access_control=cg.access_control,
-                connector_count=count,
-            )
-            for cg, count in view.charging_groups
-        ],
+        items=[activated(cg, count) for cg, count in view.charging_groups],
         next_cursor=next_cursor(
             list(view.charging_groups), view.more, lambda row: row[0].created_at, lambda row: row[0].id
         ),

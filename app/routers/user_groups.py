@@ -15,12 +15,12 @@ from app.errors import (
     PreconditionFailed,
 )
 from app.problems import problem_responses
+from app.routers.activation import activated
 from app.routers.deps import IdempotencyKey, IfMatch, Manager, PageParams, Reader, Uow, next_cursor, set_etag
 from app.schemas.audit import AuditEventRead
 from app.schemas.common import NO_CONTROL_CHARACTERS, Page
 from app.schemas.user_groups import (
     ActionVerdict,
-    ActivatedChargingGroup,
     ActivationSummary,
     AllowedActions,
     CardsBox,
@@ -141,16 +141,7 @@ async def preview_user_group(body: UserGroupCreate, ctx: Manager, session: Uow) 
             charging_group_count=plan.activation.totals.charging_groups,
             connector_count=plan.activation.totals.connectors,
         ),
-        charging_groups=[
-            ActivatedChargingGroup(
-                id=cg.id,
-                name=cg.name,
-                location_label=cg.location_label,
-                access_control=cg.access_control,
-                connector_count=count,
-            )
-            for cg, count in plan.activation.charging_groups
-        ]
+        charging_groups=[activated(cg, count) for cg, count in plan.activation.charging_groups]
         if custom
         else [],
         access_control_to_enable=[
