@@ -16,13 +16,14 @@ from app.routers import (
 )
 
 api_router = APIRouter(prefix="/v1", responses=common_problem_responses())
+# Routes are matched in order: the charge-point backend's calls (every plug-in) come first.
 for module in (
+    authorize,
+    sessions,
     user_groups,
     tariffs,
     activation,
     cards,
-    authorize,
-    sessions,
     charging_groups,
     charge_points,
     connectors,
