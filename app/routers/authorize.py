@@ -1,6 +1,6 @@
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -8,27 +8,40 @@ from pydantic import ValidationError
 from app.errors import NotFound
 from app.metrics import AUTHORIZATION_DECISIONS, AUTHORIZATION_REFUSALS
 from app.problems import problem_responses
-from app.routers.deps import BACKEND_ROLES, BearerKey, ensure_role
+from app.routers.deps import BACKEND_ROLES, ensure_role
 from app.schemas.sessions import AuthorizeRequest, AuthorizeResponse
 from app.services import authorization as service
-from app.services.context import RequestContext
-from app.services.policy import AuthorizationFacts
 
 router = APIRouter(tags=["authorization"])
 
-
-REQUEST_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuthorizeRequest"}}},
+# The hot path reads its key and body itself (no dependency resolution, one parse), so the
+# document is told about both here.
+OPENAPI = {
+    "security": [{"HTTPBearer": []}],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuthorizeRequest"}}},
+    },
 }
 
 
-async def caller_and_facts(
-    request: Request, credentials: BearerKey
-) -> tuple[RequestContext, AuthorizationFacts | None]:
-    """The body is parsed here, once, and the key and the decision's facts are read in one
-    statement. The key is checked (401/403) before an invalid body is reported (422), as on every
-    other operation."""
+def bearer_key(request: Request) -> str | None:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+@router.post(
+    "/authorize",
+    response_model=AuthorizeResponse,
+    responses=problem_responses(NotFound),
+    openapi_extra=OPENAPI,
+)
+async def authorize_card(request: Request) -> JSONResponse:
+    """May this card charge at this connector? Answers with the OCPP 2.0.1 status (and the OCPP 1.6
+    one), the reason, and until when the answer may be cached. An unknown connector is a 404.
+
+    The hot path: the key and the decision's facts are read in one statement, outside any
+    transaction. As everywhere, the key is checked (401/403) before the body (422)."""
     body: AuthorizeRequest | None = None
     errors: list[Any] = []
     try:
@@ -36,33 +49,11 @@ async def caller_and_facts(
     except ValidationError as invalid:
         errors = [{**error, "loc": ("body", *error["loc"])} for error in invalid.errors()]
     ctx, facts = await service.authenticate_and_read_facts(
-        request.app.state.db,
-        credentials.credentials if credentials else None,
-        getattr(request.state, "request_id", None),
-        body,
+        request.app.state.db, bearer_key(request), getattr(request.state, "request_id", None), body
     )
     ensure_role(ctx, BACKEND_ROLES)
     if errors:
         raise RequestValidationError(errors)
-    return ctx, facts
-
-
-@router.post(
-    "/authorize",
-    response_model=AuthorizeResponse,
-    responses=problem_responses(NotFound),
-    openapi_extra={"requestBody": REQUEST_BODY},
-)
-async def authorize_card(
-    request: Request,
-    caller: Annotated[tuple[RequestContext, AuthorizationFacts | None], Depends(caller_and_facts)],
-) -> JSONResponse:
-    """May this card charge at this connector? Answers with the OCPP 2.0.1 status (and the OCPP 1.6
-    one), the reason, and until when the answer may be cached. An unknown connector is a 404.
-
-    The hot path: the key and the decision's facts are read in one statement, outside any
-    transaction, and the answer is written without a second validation pass."""
-    _, facts = caller
     if facts is None:
         raise NotFound("No such connector in this organization.", reason="unknown_connector")
     decision = service.decide_now(facts, request.app.state.settings.authorization_cache_seconds)

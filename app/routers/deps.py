@@ -54,9 +54,6 @@ def require_role(*roles: Role) -> Any:
     return Depends(dependency)
 
 
-BearerKey = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-
 # Who may do what (SPEC section 8), in one place.
 Admin = Annotated[RequestContext, require_role(Role.admin)]
 Reader = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.viewer)]
