@@ -23,6 +23,9 @@ class ChargingGroup(IdMixin, TimestampsMixin, VersionedMixin, Base):
     name: Mapped[str] = mapped_column(String(100))
     location_label: Mapped[str | None] = mapped_column(String(200), default=None)
     access_control: Mapped[bool] = mapped_column(default=False)
+    # Kept in step by connector writes (like the organization's counters), so a user group's
+    # connector total is a sum over its activations, not a walk over every connector.
+    connector_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ChargePoint(IdMixin, TimestampsMixin, VersionedMixin, Base):

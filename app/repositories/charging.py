@@ -143,9 +143,15 @@ class ConnectorRepository(UniqueValueMixin, Repository[Connector]):
 
 
 async def count_infrastructure(
-    session: AsyncSession, organization_id: uuid.UUID, *, charging_groups: int = 0, connectors: int = 0
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    *,
+    charging_groups: int = 0,
+    connectors: int = 0,
+    charging_group_id: uuid.UUID | None = None,
 ) -> None:
-    """Adds to the organization's counters in the same transaction (an atomic increment)."""
+    """Adds to the organization's counters (and to the charging group's connector count) in the
+    same transaction, as atomic increments."""
     await session.execute(
         update(Organization)
         .where(Organization.id == organization_id)
@@ -153,5 +159,16 @@ async def count_infrastructure(
             charging_group_count=Organization.charging_group_count + charging_groups,
             connector_count=Organization.connector_count + connectors,
         )
+        .execution_options(synchronize_session=False)
+    )
+    if charging_group_id is not None and connectors:
+        await move_connector_count(session, charging_group_id, connectors)
+
+
+async def move_connector_count(session: AsyncSession, charging_group_id: uuid.UUID, delta: int) -> None:
+    await session.execute(
+        update(ChargingGroup)
+        .where(ChargingGroup.id == charging_group_id)
+        .values(connector_count=ChargingGroup.connector_count + delta)
         .execution_options(synchronize_session=False)
     )

@@ -41,7 +41,7 @@ class SessionRepository(Repository[ChargingSession]):
         if not user_group_ids:
             return {}
         statement = (
-            select(ChargingSession.user_group_id, func.count(ChargingSession.id))
+            select(ChargingSession.user_group_id, func.count())
             .where(ChargingSession.user_group_id.in_(user_group_ids))
             .group_by(ChargingSession.user_group_id)
         )

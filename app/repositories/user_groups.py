@@ -152,18 +152,13 @@ class ActivationRepository:
         if not user_group_ids:
             return {}
         statement = (
-            select(
-                Activation.user_group_id,
-                func.count(func.distinct(Activation.charging_group_id)),
-                func.count(Connector.id),
-            )
-            .outerjoin(ChargePoint, ChargePoint.charging_group_id == Activation.charging_group_id)
-            .outerjoin(Connector, Connector.charge_point_id == ChargePoint.id)
+            select(Activation.user_group_id, func.count(), func.sum(ChargingGroup.connector_count))
+            .join(ChargingGroup, ChargingGroup.id == Activation.charging_group_id)
             .where(Activation.user_group_id.in_(user_group_ids))
             .group_by(Activation.user_group_id)
         )
         rows = (await self.session.execute(statement)).all()
-        return {row[0]: ActivationTotals(int(row[1]), int(row[2])) for row in rows}
+        return {row[0]: ActivationTotals(int(row[1]), int(row[2] or 0)) for row in rows}
 
     def add(self, user_group_id: uuid.UUID, charging_group_ids: Iterable[uuid.UUID]) -> None:
         self.session.add_all(

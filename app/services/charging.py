@@ -15,6 +15,7 @@ from app.repositories.charging import (
     ChargingGroupRepository,
     ConnectorRepository,
     count_infrastructure,
+    move_connector_count,
 )
 from app.schemas.charging import (
     ChargePointCreate,
@@ -194,7 +195,12 @@ async def update_charge_point(
         target_group,
         id_,
     )
+    source_group = charge_point.charging_group_id
     await _apply(session, ctx, charge_point, changes, CHARGE_POINT_FIELDS, AuditAction.charge_point_updated)
+    if target_group != source_group:
+        moved = len(await charge_points.connectors_of(id_))
+        await move_connector_count(session, source_group, -moved)
+        await move_connector_count(session, target_group, moved)
     return await get_charge_point(session, ctx, id_)
 
 
@@ -206,7 +212,12 @@ async def delete_charge_point(
     charge_point = await _locked_charge_point(charge_points, id_)
     assert_if_match(charge_point, if_match)
     connectors = await charge_points.connectors_of(id_)
-    await count_infrastructure(session, ctx.organization_id, connectors=-len(connectors))
+    await count_infrastructure(
+        session,
+        ctx.organization_id,
+        connectors=-len(connectors),
+        charging_group_id=charge_point.charging_group_id,
+    )
     for connector in connectors:
         old = audit.snapshot(connector, *CONNECTOR_FIELDS)
         await session.delete(connector)
@@ -306,7 +317,9 @@ async def create_connector(
         )
     connector = connectors.add(Connector(organization_id=ctx.organization_id, **data.model_dump()))
     await session.flush()
-    await count_infrastructure(session, ctx.organization_id, connectors=1)
+    await count_infrastructure(
+        session, ctx.organization_id, connectors=1, charging_group_id=charge_point.charging_group_id
+    )
     audit.record(
         session,
         ctx,
@@ -348,8 +361,11 @@ async def delete_connector(
         raise NotFound(f"Connector {id_} not found.")
     assert_if_match(connector, if_match)
     old = audit.snapshot(connector, *CONNECTOR_FIELDS)
+    view = await get_connector(session, ctx, id_)
     await connectors.delete(connector)
-    await count_infrastructure(session, ctx.organization_id, connectors=-1)
+    await count_infrastructure(
+        session, ctx.organization_id, connectors=-1, charging_group_id=view.charging_group_id
+    )
     audit.record(session, ctx, AuditAction.connector_deleted, EntityType.connector, id_, old=old)
 
 

@@ -260,3 +260,38 @@ class TestChargePointsAndConnectors:
         )
         assert updated["max_power_kw"] == "7.4"
         assert updated["charging_group_id"] == target["id"]
+
+
+def test_counters_follow_every_infrastructure_change(client: TestClient, org: Org) -> None:
+    """User-group totals read the kept counters; they must equal what really exists."""
+    first, second = make_site(client, org, connectors=3), make_site(client, org, connectors=1)
+    ids = [first["group"]["id"], second["group"]["id"]]
+    custom = ok(client.post("/v1/user-groups", json={"name": "Counted", "activation": {"scope": "custom",
+                "charging_group_ids": ids}}, headers=org.auth()), 201)  # fmt: skip
+    everywhere = ok(client.post("/v1/user-groups", json={"name": "All", "activation": {"scope": "all"}},
+                                headers=org.auth()), 201)  # fmt: skip
+    extender = create_charge_point(client, org, first["group"]["id"], role="extender")
+    create_connector(client, org, extender["id"], 1)
+    ok(
+        client.patch(
+            f"/v1/charge-points/{extender['id']}", json={"charging_group_id": ids[1]}, headers=org.auth()
+        )
+    )
+    client.delete(f"/v1/connectors/{first['connectors'][0]['id']}", headers=org.auth())
+    client.delete(f"/v1/charge-points/{second['charge_point']['id']}", headers=org.auth())
+    create_charging_group(client, org)
+
+    def real() -> tuple[int, int]:
+        groups = ok(client.get("/v1/charging-groups", headers=org.auth()))["items"]
+        return len(groups), sum(g["connector_count"] for g in groups)
+
+    def activated(group: dict[str, str]) -> tuple[int, int]:
+        page = ok(client.get(f"/v1/user-groups/{group['id']}", headers=org.auth()))["activation"]
+        return page["charging_group_count"], page["connector_count"]
+
+    per_group = {
+        g["id"]: g["connector_count"]
+        for g in ok(client.get("/v1/charging-groups", headers=org.auth()))["items"]
+    }
+    assert activated(custom) == (2, per_group[ids[0]] + per_group[ids[1]]) == (2, 3)
+    assert activated(everywhere) == real() == (3, 3)
