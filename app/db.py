@@ -87,6 +87,10 @@ def configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+async def _keep_session(connection: Any) -> None:
+    return None
+
+
 def _lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
 
@@ -148,6 +152,9 @@ class Database:
                     self.url.replace("postgresql+asyncpg://", "postgresql://", 1),
                     min_size=1,
                     max_size=settings.db_pool_size,
+                    # Only plain reads run here: no session state to reset, so no extra round trip
+                    # (asyncpg's default reset sends RESET ALL and more on every release).
+                    reset=_keep_session,
                     timeout=settings.db_pool_timeout_seconds,
                     command_timeout=settings.db_statement_timeout_ms / 1000 + 1,
                     server_settings={

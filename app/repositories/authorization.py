@@ -85,9 +85,12 @@ FACT_COLUMNS: tuple[Any, ...] = (
 )
 
 
-def _facts_from(uid: Any) -> FromClause:
+def _facts_from(uid: Any, connector_condition: ColumnElement[bool] | None = None) -> FromClause:
+    on_charge_point = ChargePoint.id == Connector.charge_point_id
+    if connector_condition is not None:
+        on_charge_point = and_(on_charge_point, connector_condition)
     return (
-        Connector.__table__.join(ChargePoint, ChargePoint.id == Connector.charge_point_id)
+        Connector.__table__.join(ChargePoint, on_charge_point)
         .join(ChargingGroup, ChargingGroup.id == ChargePoint.charging_group_id)
         .outerjoin(Card, and_(Card.organization_id == Connector.organization_id, Card.uid == uid))
         .outerjoin(UserGroup, UserGroup.id == Card.user_group_id)
@@ -117,16 +120,22 @@ KEY_COLUMNS: tuple[Any, ...] = (
 def _hot_path_statement(form: str) -> Select[*tuple[Any, ...]]:
     """The key (by its prefix) and, in its organization, the connector's facts: one round trip.
     No row: unknown key. Connector columns NULL: unknown connector."""
-    facts = _facts_from(bindparam("uid", type_=Card.uid.type))
+    prefix = bindparam("prefix", type_=ApiKey.prefix.type)
+    # The key's organization as a constant inside the connector lookup, so every database can
+    # use the (organization_id, evse_id) and (organization_id, identity) indexes there.
+    key_organization = select(ApiKey.organization_id).where(ApiKey.prefix == prefix).scalar_subquery()
+    facts = _facts_from(
+        bindparam("uid", type_=Card.uid.type),
+        and_(
+            Connector.organization_id == key_organization,
+            ChargePoint.organization_id == key_organization,
+            _connector_condition(form),
+        ),
+    )
     return (
         select(*KEY_COLUMNS, *FACT_COLUMNS)
-        .select_from(
-            ApiKey.__table__.outerjoin(
-                facts,
-                and_(Connector.organization_id == ApiKey.organization_id, _connector_condition(form)),
-            )
-        )
-        .where(ApiKey.prefix == bindparam("prefix", type_=ApiKey.prefix.type))
+        .select_from(ApiKey.__table__.outerjoin(facts, Connector.organization_id == ApiKey.organization_id))
+        .where(ApiKey.prefix == prefix)
     )
 
 
