@@ -137,7 +137,8 @@ class Database:
         if self._sqlite is None:
             path = self.url.split(":///", 1)[1]
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA busy_timeout=30000")
+            # This read runs in the event loop: never wait long for a lock (WAL readers rarely do).
+            connection.execute("PRAGMA busy_timeout=2000")
             connection.execute("PRAGMA query_only=ON")
             self._sqlite = connection
         return self._sqlite
