@@ -965,6 +965,11 @@ COUNTERS_SQL = (
     "WHERE charging_groups.organization_id = organizations.id), "
     "connector_count = (SELECT count(*) FROM connectors WHERE connectors.organization_id = organizations.id)"
 )
+CHARGING_GROUP_COUNTERS_SQL = (
+    "UPDATE charging_groups SET connector_count = (SELECT count(*) FROM connectors "
+    "JOIN charge_points ON charge_points.id = connectors.charge_point_id "
+    "WHERE charge_points.charging_group_id = charging_groups.id)"
+)
 
 
 def migrate(url: str) -> None:
@@ -1016,6 +1021,7 @@ class SqliteTarget:
     def finish(self) -> dict[str, Any]:
         started = time.perf_counter()
         self.con.execute(COUNTERS_SQL)
+        self.con.execute(CHARGING_GROUP_COUNTERS_SQL)
         self.con.execute("COMMIT")
         for _, sql in self.indexes:
             self.con.execute(sql)
@@ -1101,6 +1107,7 @@ class PgTarget:
         started = time.perf_counter()
         await conn.execute("RESET session_replication_role")
         await conn.execute(COUNTERS_SQL)
+        await conn.execute(CHARGING_GROUP_COUNTERS_SQL)
         keys = await conn.fetch(
             """
             SELECT k.conname, ct.relname AS child, ac.attname AS child_col, cp.relname AS parent,

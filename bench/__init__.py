@@ -1,0 +1,1 @@
+"""Benchmark harness: synthetic organization, real server, wrk loads, JSON + Markdown report."""
