@@ -16,4 +16,5 @@ ENV WEB_CONCURRENCY=4 PORT=8000
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz')"
 # Migrations first (the only source of the schema), then the server with several workers.
-CMD ["sh", "-c", "ugs migrate && exec ugs serve --host 0.0.0.0 --port \"$PORT\" --workers \"$WEB_CONCURRENCY\""]
+# `python -m` from /app runs the source tree beside alembic.ini and migrations/.
+CMD ["sh", "-c", "python -m app.cli migrate && exec python -m app.cli serve --host 0.0.0.0 --port \"$PORT\" --workers \"$WEB_CONCURRENCY\""]
