@@ -98,6 +98,12 @@ class CpuSnapshot:
     def postgres_since(self, before: CpuSnapshot) -> float:
         return sum(max(0.0, cpu - before.postgres.get(pid, 0.0)) for pid, cpu in self.postgres.items())
 
+    def other_cores_since(self, before: CpuSnapshot, own_seconds: float = 0.0) -> float:
+        """CPU cores used by anything but the server, PostgreSQL and `own_seconds` (the client)."""
+        elapsed = self.at - before.at
+        ours = (self.server - before.server) + self.postgres_since(before) + own_seconds
+        return round(max(0.0, (self.busy - before.busy) - ours) / elapsed, 2) if elapsed > 0 else 0.0
+
 
 # The server ---------------------------------------------------------------------------------------
 

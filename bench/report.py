@@ -127,10 +127,15 @@ def markdown(doc: dict[str, Any], chart: str | None) -> str:
                 for run in res["scaling"][e]["runs"][z]
             ),
         ]
-        disturbed = [run for run in loads if _disturbed(run)]
+        disturbed = [run for run in [*loads, res["cards"]["single"]] if _disturbed(run)]
+        others = [r.get("other_cores") for r in res["cards"]["bulk"]["requests"]]
+        if "export" in res:
+            others.append(res["export"].get("other_cores"))
+        disturbed += [value for value in others if value is not None and value > DISTURBED_CORES]
         if disturbed:
             w(
-                f"⚠ {len(disturbed)} of {len(loads)} loads ran while other processes used more than "
+                f"⚠ {len(disturbed)} measurements (of {len(loads) + len(others) + 1}) ran while other "
+                "processes used more than "
                 f"{DISTURBED_CORES} cores (the harness waited up to --quiet-wait seconds for the machine "
                 "to be idle, then went on): read those rows with care, or rerun on a quiet machine.\n"
             )
@@ -346,15 +351,12 @@ def chart(doc: dict[str, Any], path: Path) -> bool:
             if panel == 0:
                 goal = doc["targets_definition"]["authorize_ratio"][kind]
                 x0 = xs[0]
-                ax.plot([x0 - width / 2, x0 + width / 2], [goal, goal], color="red", linewidth=2)
-                ax.annotate(
-                    f"target {goal}",
-                    (x0, goal),
-                    xytext=(0, 3),
-                    textcoords="offset points",
-                    ha="center",
-                    fontsize=7,
+                ax.plot(
+                    [x0 - width / 2, x0 + width / 2],
+                    [goal, goal],
                     color="red",
+                    linewidth=2,
+                    label="authorize target" if k == 0 else None,
                 )
         ax.set_xticks(range(len(endpoints)))
         ax.set_xticklabels([label for _, label in endpoints], fontsize=8)

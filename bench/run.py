@@ -53,8 +53,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "authorize_bodies": 20_000,
     },
     "quick": {
-        "scale": 0.02,
-        "small_scale": 0.002,
+        "scale": 0.05,
+        "small_scale": 0.006,  # 60 user groups: more than one page of 50, like the full comparison
         "warmup": 1.0,
         "duration": 3.0,
         "reps": 1,
@@ -112,7 +112,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     )
     parser.add_argument("--db", default="pg,sqlite", help="comma-separated: pg, sqlite (default both)")
     parser.add_argument("--quick", action="store_true", help="smoke run: small organization, short loads")
-    parser.add_argument("--scale", type=float, help="organization size (1.0 = 1M cards; quick: 0.02)")
+    parser.add_argument("--scale", type=float, help="organization size (1.0 = 1M cards; quick: 0.05)")
     parser.add_argument("--small-scale", type=float, help="the comparison size (default scale/100)")
     parser.add_argument("--reuse", action="store_true", help="reuse cached databases when they match")
     parser.add_argument("--generate-only", action="store_true", help="build the databases, run nothing")
@@ -151,6 +151,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
 
     scale = pick("scale")
     small_scale = pick("small_scale") or scale / 100
+    if Sizes.for_scale(small_scale).user_groups <= 50:
+        log(
+            f"warning: scale {small_scale:g} has {Sizes.for_scale(small_scale).user_groups} user groups, "
+            "not more than one page of 50: the list comparison is not like for like"
+        )
     kinds = [kind.strip() for kind in args.db.split(",") if kind.strip()]
     for kind in kinds:
         if kind not in ("pg", "sqlite"):
@@ -359,6 +364,7 @@ def bulk_adds(server: Server, key: str, groups: list[str], cfg: Config, run_tag:
                 "seconds": round(seconds, 3),
                 "ms_per_card": round(seconds * 1000 / cfg.bulk_size, 4),
                 "server_cpu_us_per_card": round((after.server - before.server) * 1e6 / cfg.bulk_size, 1),
+                "other_cores": after.other_cores_since(before),
                 "postgres_cpu_us_per_card": round(after.postgres_since(before) * 1e6 / cfg.bulk_size, 1)
                 if server.kind == "pg"
                 else None,
@@ -413,6 +419,8 @@ def export_csv(server: Server, key: str, expected_rows: int) -> dict[str, Any]:
             (round(t, 2), round(v, 1)) for t, v in sampler.samples[:: max(1, len(sampler.samples) // 400)]
         ],
         "server_cpu_s": round(after.server - before.server, 2),
+        # Includes this process reading the response (a fraction of a core).
+        "other_cores": after.other_cores_since(before),
         "postgres_cpu_s": round(after.postgres_since(before), 2) if server.kind == "pg" else None,
     }
     log(
