@@ -349,42 +349,35 @@ async def archive_user_group(
     session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
 ) -> UserGroupDetail:
     """New authorizations are refused from the commit on; running sessions finish normally."""
-    group = await lock_group(session, ctx, id_)
-    assert_if_match(group, if_match)
-    policy.can_archive(group).enforce()
-    group.status, group.archived_at = UserGroupStatus.archived, datetime.now(UTC)
-    await session.flush()
-    audit.record(
-        session,
-        ctx,
-        AuditAction.user_group_archived,
-        EntityType.user_group,
-        id_,
-        user_group_id=id_,
-        old={"name": group.name, "status": UserGroupStatus.active},
-        new={"name": group.name, "status": UserGroupStatus.archived},
-    )
-    return await _detail(session, ctx, group)
+    return await _change_status(session, ctx, id_, if_match, UserGroupStatus.archived)
 
 
 async def restore_user_group(
     session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
 ) -> UserGroupDetail:
     """Back to active, with the activation, tariff and cards it had (archiving kept them)."""
+    return await _change_status(session, ctx, id_, if_match, UserGroupStatus.active)
+
+
+async def _change_status(
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None, status: UserGroupStatus
+) -> UserGroupDetail:
     group = await lock_group(session, ctx, id_)
     assert_if_match(group, if_match)
-    policy.can_restore(group).enforce()
-    group.status, group.archived_at = UserGroupStatus.active, None
+    archiving = status == UserGroupStatus.archived
+    (policy.can_archive(group) if archiving else policy.can_restore(group)).enforce()
+    old_status = group.status
+    group.status, group.archived_at = status, datetime.now(UTC) if archiving else None
     await session.flush()
     audit.record(
         session,
         ctx,
-        AuditAction.user_group_restored,
+        AuditAction.user_group_archived if archiving else AuditAction.user_group_restored,
         EntityType.user_group,
         id_,
         user_group_id=id_,
-        old={"name": group.name, "status": UserGroupStatus.archived},
-        new={"name": group.name, "status": UserGroupStatus.active},
+        old={"name": group.name, "status": old_status},
+        new={"name": group.name, "status": status},
     )
     return await _detail(session, ctx, group)
 
