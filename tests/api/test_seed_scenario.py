@@ -56,7 +56,9 @@ def test_guest_cards_from_creation_to_history(client: TestClient, org: Org) -> N
 
     # Rename at any time, guarded by the ETag of the page the operator is looking at.
     renamed = client.patch(
-        group_url, json={"name": "Hotel guests"}, headers={**operator, "If-Match": page_response.headers["etag"]}
+        group_url,
+        json={"name": "Hotel guests"},
+        headers={**operator, "If-Match": page_response.headers["etag"]},
     )
     assert ok(renamed)["name"] == "Hotel guests"
 
