@@ -33,9 +33,7 @@ def upgrade() -> None:
     connection = op.get_bind()
     for id_, created_at in connection.execute(sa.select(records.c.id, records.c.created_at)).all():
         connection.execute(
-            records.update()
-            .where(records.c.id == id_)
-            .values(expires_at=created_at + timedelta(hours=24))
+            records.update().where(records.c.id == id_).values(expires_at=created_at + timedelta(hours=24))
         )
     with op.batch_alter_table("idempotency_records", schema=None) as batch_op:
         batch_op.alter_column("expires_at", existing_type=UTCDateTime(), nullable=False)
