@@ -21,6 +21,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from app.settings import Settings, normalize_database_url
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A request made by the route class inside another request's transaction (If-Match reads the
+# target there) carries that transaction's session in its scope state under this name.
+SHARED_SESSION_STATE = "shared_session"
 
 
 def is_sqlite(url: str) -> bool:
@@ -179,6 +182,10 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 
     Declared with scope="function" so the commit happens before the response is sent.
     """
+    shared: AsyncSession | None = getattr(request.state, SHARED_SESSION_STATE, None)
+    if shared is not None:
+        yield shared  # the owning request commits or rolls back
+        return
     db: Database = request.app.state.db
     session = await open_session(db, write=request.method in WRITE_METHODS)
     try:

@@ -62,6 +62,11 @@ class IdempotencyKeyReused(Conflict):
     title = "The Idempotency-Key was already used for a different request"
 
 
+class IdempotencyInProgress(Conflict):
+    slug = "idempotency-in-progress"
+    title = "A request with this Idempotency-Key is still being processed; retry after a moment"
+
+
 class PreconditionFailed(AppError):
     status = 412
     slug = "precondition-failed"

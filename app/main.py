@@ -1,5 +1,6 @@
 """create_app(): middleware, exception handlers, routers. No logic."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from app import __doc__ as description
 from app.db import Database
+from app.housekeeping import run_housekeeping
 from app.logging_config import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.problems import install_problem_handlers, problem_schemas
@@ -38,7 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        housekeeping = asyncio.create_task(
+            run_housekeeping(app.state.db, settings.idempotency_purge_interval_seconds)
+        )
         yield
+        housekeeping.cancel()
         await app.state.db.dispose()
 
     app: FastAPI = FastAPIOffline(

@@ -101,7 +101,9 @@ def field_errors(errors: Any) -> list[dict[str, Any]]:
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if "retry_after" in exc.extensions:
+        headers["Retry-After"] = str(exc.extensions["retry_after"])
     return problem_response(
         request,
         status=exc.status,
@@ -233,6 +235,21 @@ def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]
         }
         for status, kinds in sorted(by_status.items())
     }
+
+
+def merge_problem_responses(
+    declared: dict[int | str, dict[str, Any]], added: dict[int | str, dict[str, Any]]
+) -> dict[int | str, dict[str, Any]]:
+    """`declared` plus `added`; where both document a status, both descriptions are kept."""
+    merged = dict(declared)
+    for status, response in added.items():
+        if status in merged and "description" in merged[status]:
+            known = merged[status]["description"]
+            extra = [part for part in response["description"].split("; ") if part not in known]
+            merged[status] = {**merged[status], "description": "; ".join([known, *extra])}
+        else:
+            merged[status] = response
+    return merged
 
 
 def common_problem_responses() -> dict[int | str, dict[str, Any]]:

@@ -28,3 +28,23 @@ def test_services_do_not_import_the_web_framework() -> None:
     for path in (APP / "services").glob("*.py"):
         text = path.read_text()
         assert not re.search(r"^(from|import) (fastapi|starlette)", text, re.M), path
+
+
+def test_every_api_operation_uses_the_route_class() -> None:
+    """ETags, If-Match and Idempotency-Key come from ApiRoute; a router built without it would
+    silently skip them (the conditional-request gate fails too, this names the cause)."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    from app.main import create_app
+    from app.routers.route import ApiRoute
+    from app.settings import Settings
+
+    app = create_app(Settings(database_url="sqlite+aiosqlite://", log_level="WARNING"))
+    plain = [
+        str(context.path)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+        and str(context.path).startswith("/v1/")
+        and not isinstance(context.original_route, ApiRoute)
+    ]
+    assert plain == []

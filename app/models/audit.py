@@ -33,15 +33,23 @@ class AuditEvent(IdMixin, Base):
 
 
 class IdempotencyRecord(IdMixin, Base):
-    """The first response to a creating POST, replayed when the client retries with the same key."""
+    """An Idempotency-Key claimed by a changing POST, and the first response to replay to a retry.
+
+    The claim and the response are written in the transaction of the change itself, so a record
+    exists exactly when the change committed. Nothing secret is stored (see app/routers/route.py).
+    """
 
     __tablename__ = "idempotency_records"
-    __table_args__ = (Index("uq_idempotency_records_org_key", "organization_id", "key", unique=True),)
+    __table_args__ = (
+        Index("uq_idempotency_records_org_key", "organization_id", "key", unique=True),
+        Index("ix_idempotency_records_expires_at", "expires_at"),
+    )
 
     organization_id: Mapped[uuid.UUID]
     key: Mapped[str] = mapped_column(String(255))
     request_fingerprint: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int]
-    response_body: Mapped[dict[str, Any]]
-    response_headers: Mapped[dict[str, Any]]
+    status_code: Mapped[int | None]
+    response_body: Mapped[dict[str, Any] | None]
+    response_headers: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]

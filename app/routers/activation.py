@@ -6,10 +6,13 @@ from app.errors import GroupArchived, NotFound
 from app.models import ChargingGroup
 from app.problems import problem_responses
 from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
+from app.routers.route import ApiRoute
 from app.schemas.user_groups import ActivatedChargingGroup, ActivationInput, ActivationRead
 from app.services import activation as service
 
-router = APIRouter(prefix="/user-groups/{user_group_id}/charging-groups", tags=["activation"])
+router = APIRouter(
+    route_class=ApiRoute, prefix="/user-groups/{user_group_id}/charging-groups", tags=["activation"]
+)
 
 
 def activated(charging_group: ChargingGroup, connector_count: int) -> ActivatedChargingGroup:

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Query
 
 from app.enums import EntityType
 from app.routers.deps import PageParams, Reader, Uow, next_cursor
+from app.routers.route import ApiRoute
 from app.schemas.audit import AuditEventRead
 from app.schemas.common import Page
 from app.services import audit_events as service
 
-router = APIRouter(prefix="/audit-events", tags=["audit-events"])
+router = APIRouter(route_class=ApiRoute, prefix="/audit-events", tags=["audit-events"])
 
 
 @router.get("", response_model=Page[AuditEventRead])

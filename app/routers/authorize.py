@@ -9,10 +9,11 @@ from app.errors import NotFound
 from app.metrics import AUTHORIZATION_DECISIONS, AUTHORIZATION_REFUSALS
 from app.problems import problem_responses
 from app.routers.deps import BACKEND_ROLES, ensure_role
+from app.routers.route import ApiRoute, side_effect_free
 from app.schemas.sessions import AuthorizeRequest, AuthorizeResponse
 from app.services import authorization as service
 
-router = APIRouter(tags=["authorization"])
+router = APIRouter(route_class=ApiRoute, tags=["authorization"])
 
 # The hot path reads its key and body itself (no dependency resolution, one parse), so the
 # document is told about both here.
@@ -36,6 +37,7 @@ def bearer_key(request: Request) -> str | None:
     responses=problem_responses(NotFound),
     openapi_extra=OPENAPI,
 )
+@side_effect_free
 async def authorize_card(request: Request) -> JSONResponse:
     """May this card charge at this connector? Answers with the OCPP 2.0.1 status (and the OCPP 1.6
     one), the reason, and until when the answer may be cached. An unknown connector is a 404.

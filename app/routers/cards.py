@@ -7,19 +7,17 @@ from app.errors import (
     CardsRejected,
     CardUidTaken,
     GroupArchived,
-    IdempotencyKeyReused,
     InvalidInput,
     NotFound,
-    PreconditionFailed,
 )
 from app.problems import problem_responses
-from app.routers.deps import IdempotencyKey, IfMatch, Manager, PageParams, Reader, Uow, next_cursor, set_etag
+from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
+from app.routers.route import ApiRoute
 from app.schemas.common import NO_CONTROL_CHARACTERS, Page
 from app.schemas.user_groups import CardCreate, CardMove, CardRead, CardsAdded, CardsBulkCreate, CardUpdate
 from app.services import cards as service
-from app.services.concurrency import etag_of
 
-router = APIRouter(tags=["cards"])
+router = APIRouter(route_class=ApiRoute, tags=["cards"])
 
 Search = Annotated[
     str | None,
@@ -37,18 +35,15 @@ def page_of(cards: list[CardRead], more: bool) -> Page[CardRead]:
     "/user-groups/{user_group_id}/cards",
     status_code=status.HTTP_201_CREATED,
     response_model=CardRead,
-    responses=problem_responses(NotFound, CardUidTaken, GroupArchived, IdempotencyKeyReused),
+    responses=problem_responses(NotFound, CardUidTaken, GroupArchived),
 )
 async def add_card(
-    user_group_id: uuid.UUID, body: CardCreate, ctx: Manager, session: Uow, idempotency: IdempotencyKey
-) -> Response:
+    user_group_id: uuid.UUID, body: CardCreate, ctx: Manager, session: Uow, response: Response
+) -> CardRead:
     """Adds one card. The UID is normalized; a UID already in the organization is a 409 naming its group."""
-
-    async def create() -> tuple[CardRead, str, str]:
-        card = await service.add_card(session, ctx, user_group_id, body)
-        return CardRead.model_validate(card), f"/v1/cards/{card.id}", etag_of(card)
-
-    return await idempotency.create(ctx, create)
+    card = await service.add_card(session, ctx, user_group_id, body)
+    response.headers["Location"] = f"/v1/cards/{card.id}"
+    return CardRead.model_validate(card)
 
 
 @router.post(
@@ -108,47 +103,38 @@ async def list_cards(ctx: Reader, session: Uow, page: PageParams, q: Search = No
 
 
 @router.get("/cards/{card_id}", response_model=CardRead, responses=problem_responses(NotFound))
-async def get_card(card_id: uuid.UUID, ctx: Reader, session: Uow, response: Response) -> CardRead:
+async def get_card(card_id: uuid.UUID, ctx: Reader, session: Uow) -> CardRead:
     card = await service.get_card(session, ctx, card_id)
-    set_etag(response, etag_of(card))
     return CardRead.model_validate(card)
 
 
-@router.patch(
-    "/cards/{card_id}", response_model=CardRead, responses=problem_responses(NotFound, PreconditionFailed)
-)
+@router.patch("/cards/{card_id}", response_model=CardRead, responses=problem_responses(NotFound))
 async def update_card(
     card_id: uuid.UUID,
     body: CardUpdate,
     ctx: Manager,
     session: Uow,
-    response: Response,
-    if_match: IfMatch = None,
 ) -> CardRead:
     """Label, printed number, validity period (null clears it), blocked."""
-    card = await service.update_card(session, ctx, card_id, body, if_match)
-    set_etag(response, etag_of(card))
+    card = await service.update_card(session, ctx, card_id, body)
     return CardRead.model_validate(card)
 
 
 @router.post(
     "/cards/{card_id}/move", response_model=CardRead, responses=problem_responses(NotFound, GroupArchived)
 )
-async def move_card(
-    card_id: uuid.UUID, body: CardMove, ctx: Manager, session: Uow, response: Response
-) -> CardRead:
+async def move_card(card_id: uuid.UUID, body: CardMove, ctx: Manager, session: Uow) -> CardRead:
     """Moves the card to another user group of the organization (not into an archived one)."""
     card = await service.move_card(session, ctx, card_id, body.user_group_id)
-    set_etag(response, etag_of(card))
     return CardRead.model_validate(card)
 
 
 @router.delete(
     "/cards/{card_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(NotFound, PreconditionFailed),
+    responses=problem_responses(NotFound),
 )
-async def remove_card(card_id: uuid.UUID, ctx: Manager, session: Uow, if_match: IfMatch = None) -> Response:
+async def remove_card(card_id: uuid.UUID, ctx: Manager, session: Uow) -> Response:
     """Removes the card; sessions it made keep its UID."""
-    await service.remove_card(session, ctx, card_id, if_match)
+    await service.remove_card(session, ctx, card_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

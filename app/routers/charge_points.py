@@ -3,24 +3,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.errors import AlreadyExists, IdempotencyKeyReused, NotFound, PreconditionFailed
+from app.errors import AlreadyExists, NotFound
 from app.problems import problem_responses
 from app.routers.deps import (
-    IdempotencyKey,
-    IfMatch,
     InfrastructureReader,
     InfrastructureWriter,
     PageParams,
     Uow,
     next_cursor,
-    set_etag,
 )
+from app.routers.route import ApiRoute
 from app.schemas.charging import ChargePointCreate, ChargePointRead, ChargePointUpdate
 from app.schemas.common import Page
 from app.services import charging as service
-from app.services.concurrency import etag_of
 
-router = APIRouter(prefix="/charge-points", tags=["charge-points"])
+router = APIRouter(route_class=ApiRoute, prefix="/charge-points", tags=["charge-points"])
 
 
 def to_read(view: service.ChargePointView) -> ChargePointRead:
@@ -56,54 +53,47 @@ async def list_charge_points(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ChargePointRead,
-    responses=problem_responses(AlreadyExists, IdempotencyKeyReused),
+    responses=problem_responses(AlreadyExists),
 )
 async def create_charge_point(
-    body: ChargePointCreate, ctx: InfrastructureWriter, session: Uow, idempotency: IdempotencyKey
-) -> Response:
-    async def create() -> tuple[ChargePointRead, str, str]:
-        view = await service.create_charge_point(session, ctx, body)
-        cp = view.charge_point
-        return to_read(view), f"/v1/charge-points/{cp.id}", etag_of(cp)
-
-    return await idempotency.create(ctx, create)
+    body: ChargePointCreate, ctx: InfrastructureWriter, session: Uow, response: Response
+) -> ChargePointRead:
+    view = await service.create_charge_point(session, ctx, body)
+    response.headers["Location"] = f"/v1/charge-points/{view.charge_point.id}"
+    return to_read(view)
 
 
 @router.get("/{charge_point_id}", response_model=ChargePointRead, responses=problem_responses(NotFound))
 async def get_charge_point(
-    charge_point_id: uuid.UUID, ctx: InfrastructureReader, session: Uow, response: Response
+    charge_point_id: uuid.UUID, ctx: InfrastructureReader, session: Uow
 ) -> ChargePointRead:
     view = await service.get_charge_point(session, ctx, charge_point_id)
-    set_etag(response, etag_of(view.charge_point))
     return to_read(view)
 
 
 @router.patch(
     "/{charge_point_id}",
     response_model=ChargePointRead,
-    responses=problem_responses(NotFound, AlreadyExists, PreconditionFailed),
+    responses=problem_responses(NotFound, AlreadyExists),
 )
 async def update_charge_point(
     charge_point_id: uuid.UUID,
     body: ChargePointUpdate,
     ctx: InfrastructureWriter,
     session: Uow,
-    response: Response,
-    if_match: IfMatch = None,
 ) -> ChargePointRead:
-    view = await service.update_charge_point(session, ctx, charge_point_id, body, if_match)
-    set_etag(response, etag_of(view.charge_point))
+    view = await service.update_charge_point(session, ctx, charge_point_id, body)
     return to_read(view)
 
 
 @router.delete(
     "/{charge_point_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(NotFound, PreconditionFailed),
+    responses=problem_responses(NotFound),
 )
 async def delete_charge_point(
-    charge_point_id: uuid.UUID, ctx: InfrastructureWriter, session: Uow, if_match: IfMatch = None
+    charge_point_id: uuid.UUID, ctx: InfrastructureWriter, session: Uow
 ) -> Response:
     """Deletes the charge point and its connectors."""
-    await service.delete_charge_point(session, ctx, charge_point_id, if_match)
+    await service.delete_charge_point(session, ctx, charge_point_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -5,27 +5,22 @@ from fastapi import APIRouter, Response, status
 from app.errors import (
     AlreadyExists,
     ChargingGroupNotEmpty,
-    IdempotencyKeyReused,
     NotFound,
-    PreconditionFailed,
 )
 from app.problems import problem_responses
 from app.routers.deps import (
-    IdempotencyKey,
-    IfMatch,
     InfrastructureReader,
     InfrastructureWriter,
     PageParams,
     Uow,
     next_cursor,
-    set_etag,
 )
+from app.routers.route import ApiRoute
 from app.schemas.charging import ChargingGroupCreate, ChargingGroupRead, ChargingGroupUpdate
 from app.schemas.common import Page
 from app.services import charging as service
-from app.services.concurrency import etag_of
 
-router = APIRouter(prefix="/charging-groups", tags=["charging-groups"])
+router = APIRouter(route_class=ApiRoute, prefix="/charging-groups", tags=["charging-groups"])
 
 
 def to_read(view: service.ChargingGroupView) -> ChargingGroupRead:
@@ -64,16 +59,14 @@ async def list_charging_groups(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ChargingGroupRead,
-    responses=problem_responses(AlreadyExists, IdempotencyKeyReused),
+    responses=problem_responses(AlreadyExists),
 )
 async def create_charging_group(
-    body: ChargingGroupCreate, ctx: InfrastructureWriter, session: Uow, idempotency: IdempotencyKey
-) -> Response:
-    async def create() -> tuple[ChargingGroupRead, str, str]:
-        view = await service.create_charging_group(session, ctx, body)
-        return to_read(view), f"/v1/charging-groups/{view.group.id}", etag_of(view.group)
-
-    return await idempotency.create(ctx, create)
+    body: ChargingGroupCreate, ctx: InfrastructureWriter, session: Uow, response: Response
+) -> ChargingGroupRead:
+    view = await service.create_charging_group(session, ctx, body)
+    response.headers["Location"] = f"/v1/charging-groups/{view.group.id}"
+    return to_read(view)
 
 
 @router.get(
@@ -82,39 +75,35 @@ async def create_charging_group(
     responses=problem_responses(NotFound),
 )
 async def get_charging_group(
-    charging_group_id: uuid.UUID, ctx: InfrastructureReader, session: Uow, response: Response
+    charging_group_id: uuid.UUID, ctx: InfrastructureReader, session: Uow
 ) -> ChargingGroupRead:
     view = await service.get_charging_group(session, ctx, charging_group_id)
-    set_etag(response, etag_of(view.group))
     return to_read(view)
 
 
 @router.patch(
     "/{charging_group_id}",
     response_model=ChargingGroupRead,
-    responses=problem_responses(NotFound, AlreadyExists, PreconditionFailed),
+    responses=problem_responses(NotFound, AlreadyExists),
 )
 async def update_charging_group(
     charging_group_id: uuid.UUID,
     body: ChargingGroupUpdate,
     ctx: InfrastructureWriter,
     session: Uow,
-    response: Response,
-    if_match: IfMatch = None,
 ) -> ChargingGroupRead:
-    view = await service.update_charging_group(session, ctx, charging_group_id, body, if_match)
-    set_etag(response, etag_of(view.group))
+    view = await service.update_charging_group(session, ctx, charging_group_id, body)
     return to_read(view)
 
 
 @router.delete(
     "/{charging_group_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(NotFound, ChargingGroupNotEmpty, PreconditionFailed),
+    responses=problem_responses(NotFound, ChargingGroupNotEmpty),
 )
 async def delete_charging_group(
-    charging_group_id: uuid.UUID, ctx: InfrastructureWriter, session: Uow, if_match: IfMatch = None
+    charging_group_id: uuid.UUID, ctx: InfrastructureWriter, session: Uow
 ) -> Response:
     """Only an empty charging group can be deleted; delete or move its charge points first."""
-    await service.delete_charging_group(session, ctx, charging_group_id, if_match)
+    await service.delete_charging_group(session, ctx, charging_group_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -3,24 +3,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.errors import AlreadyExists, IdempotencyKeyReused, NotFound, PreconditionFailed
+from app.errors import AlreadyExists, NotFound
 from app.problems import problem_responses
 from app.routers.deps import (
-    IdempotencyKey,
-    IfMatch,
     InfrastructureReader,
     InfrastructureWriter,
     PageParams,
     Uow,
     next_cursor,
-    set_etag,
 )
+from app.routers.route import ApiRoute
 from app.schemas.charging import ConnectorCreate, ConnectorRead, ConnectorUpdate
 from app.schemas.common import Page
 from app.services import charging as service
-from app.services.concurrency import etag_of
 
-router = APIRouter(prefix="/connectors", tags=["connectors"])
+router = APIRouter(route_class=ApiRoute, prefix="/connectors", tags=["connectors"])
 
 
 def to_read(view: service.ConnectorView) -> ConnectorRead:
@@ -57,52 +54,42 @@ async def list_connectors(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ConnectorRead,
-    responses=problem_responses(AlreadyExists, IdempotencyKeyReused),
+    responses=problem_responses(AlreadyExists),
 )
 async def create_connector(
-    body: ConnectorCreate, ctx: InfrastructureWriter, session: Uow, idempotency: IdempotencyKey
-) -> Response:
-    async def create() -> tuple[ConnectorRead, str, str]:
-        view = await service.create_connector(session, ctx, body)
-        return to_read(view), f"/v1/connectors/{view.connector.id}", etag_of(view.connector)
-
-    return await idempotency.create(ctx, create)
+    body: ConnectorCreate, ctx: InfrastructureWriter, session: Uow, response: Response
+) -> ConnectorRead:
+    view = await service.create_connector(session, ctx, body)
+    response.headers["Location"] = f"/v1/connectors/{view.connector.id}"
+    return to_read(view)
 
 
 @router.get("/{connector_id}", response_model=ConnectorRead, responses=problem_responses(NotFound))
-async def get_connector(
-    connector_id: uuid.UUID, ctx: InfrastructureReader, session: Uow, response: Response
-) -> ConnectorRead:
+async def get_connector(connector_id: uuid.UUID, ctx: InfrastructureReader, session: Uow) -> ConnectorRead:
     view = await service.get_connector(session, ctx, connector_id)
-    set_etag(response, etag_of(view.connector))
     return to_read(view)
 
 
 @router.patch(
     "/{connector_id}",
     response_model=ConnectorRead,
-    responses=problem_responses(NotFound, AlreadyExists, PreconditionFailed),
+    responses=problem_responses(NotFound, AlreadyExists),
 )
 async def update_connector(
     connector_id: uuid.UUID,
     body: ConnectorUpdate,
     ctx: InfrastructureWriter,
     session: Uow,
-    response: Response,
-    if_match: IfMatch = None,
 ) -> ConnectorRead:
-    view = await service.update_connector(session, ctx, connector_id, body, if_match)
-    set_etag(response, etag_of(view.connector))
+    view = await service.update_connector(session, ctx, connector_id, body)
     return to_read(view)
 
 
 @router.delete(
     "/{connector_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(NotFound, PreconditionFailed),
+    responses=problem_responses(NotFound),
 )
-async def delete_connector(
-    connector_id: uuid.UUID, ctx: InfrastructureWriter, session: Uow, if_match: IfMatch = None
-) -> Response:
-    await service.delete_connector(session, ctx, connector_id, if_match)
+async def delete_connector(connector_id: uuid.UUID, ctx: InfrastructureWriter, session: Uow) -> Response:
+    await service.delete_connector(session, ctx, connector_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

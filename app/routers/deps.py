@@ -1,16 +1,13 @@
-"""Annotated dependencies every router uses: unit of work, caller and role, paging, If-Match,
-Idempotency-Key."""
+"""Annotated dependencies every router uses: unit of work, caller and role, paging. (If-Match,
+If-None-Match and Idempotency-Key come with the route class: app/routers/route.py.)"""
 
-import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import unit_of_work
@@ -19,7 +16,6 @@ from app.errors import Forbidden
 from app.pagination import InvalidCursor, PageRequest, decode_cursor, encode_cursor
 from app.schemas.common import NO_CONTROL_CHARACTERS
 from app.services import api_keys as api_key_service
-from app.services import idempotency as idempotency_service
 from app.services.context import RequestContext
 
 Uow = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
@@ -87,15 +83,6 @@ def page_params(
 
 PageParams = Annotated[PageRequest, Depends(page_params)]
 
-IfMatch = Annotated[
-    str | None,
-    Header(
-        max_length=200,
-        pattern=NO_CONTROL_CHARACTERS,
-        description="ETag from a previous read; the change is refused (412) if the resource changed since",
-    ),
-]
-
 
 def next_cursor(
     items: list[Any], more: bool, created_at: Callable[[Any], Any], id_: Callable[[Any], uuid.UUID]
@@ -104,62 +91,3 @@ def next_cursor(
         return None
     last = items[-1]
     return encode_cursor(created_at(last), id_(last))
-
-
-def set_etag(response: Response, etag: str) -> None:
-    response.headers["ETag"] = etag
-
-
-class Idempotency:
-    """Idempotency-Key on creating POSTs: the first response is stored in the same transaction
-    as the change, and a retry with the same key and body gets it again."""
-
-    def __init__(
-        self,
-        request: Request,
-        session: Uow,
-        key: Annotated[
-            str | None,
-            Header(
-                alias="Idempotency-Key",
-                min_length=1,
-                max_length=255,
-                pattern=NO_CONTROL_CHARACTERS,
-                description="Client-chosen key; a retry with the same key returns the first response",
-            ),
-        ] = None,
-    ) -> None:
-        self.request = request
-        self.session = session
-        self.key = key
-
-    async def create(
-        self,
-        ctx: RequestContext,
-        action: Callable[[], Awaitable[tuple[BaseModel, str, str]]],
-    ) -> Response:
-        """`action` returns (body, location, etag) of the created resource."""
-        fingerprint = ""
-        if self.key is not None:
-            body = await self.request.body()
-            fingerprint = hashlib.sha256(
-                self.request.method.encode() + self.request.url.path.encode() + b"\n" + body
-            ).hexdigest()
-            stored = await idempotency_service.find(self.session, ctx, self.key, fingerprint)
-            if stored is not None:
-                return JSONResponse(
-                    stored.response_body,
-                    status_code=stored.status_code,
-                    headers={**stored.response_headers, "Idempotent-Replayed": "true"},
-                )
-        model, location, etag = await action()
-        content = model.model_dump(mode="json")
-        headers = {"Location": location, "ETag": etag}
-        if self.key is not None:
-            await idempotency_service.remember(
-                self.session, ctx, self.key, fingerprint, 201, content, headers
-            )
-        return JSONResponse(content, status_code=201, headers=headers)
-
-
-IdempotencyKey = Annotated[Idempotency, Depends()]

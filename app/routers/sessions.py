@@ -6,19 +6,20 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from app.enums import AuthorizationStatus, SessionStatus
 from app.errors import NotFound, SessionAlreadyStopped
 from app.problems import problem_responses
 from app.routers.deps import InfrastructureReader, Integration, PageParams, Uow, next_cursor
+from app.routers.route import ApiRoute
 from app.schemas.common import NO_CONTROL_CHARACTERS, Page
 from app.schemas.sessions import SessionRead, SessionStart, SessionStop
 from app.services import sessions as service
 from app.services.context import RequestContext
 from app.services.pricing import money_text
 
-router = APIRouter(prefix="/sessions", tags=["sessions"])
+router = APIRouter(route_class=ApiRoute, prefix="/sessions", tags=["sessions"])
 
 EXPORT_COLUMNS = (
     "session_id", "transaction_id", "user_group", "card_uid", "card_label", "charging_group", "evse_id",
@@ -76,16 +77,16 @@ def to_read(charging_session: Any) -> SessionRead:
         **problem_responses(NotFound),
     },
 )
-async def start_session(body: SessionStart, ctx: Integration, session: Uow, request: Request) -> Response:
+async def start_session(
+    body: SessionStart, ctx: Integration, session: Uow, request: Request, response: Response
+) -> SessionRead:
     """Records a session the backend started (idempotent on `transaction_id`: a retry gets 200 and the
     first record). Recorded even if the decision now refuses it; `authorized` says so."""
     cache_seconds = request.app.state.settings.authorization_cache_seconds
     charging_session, created = await service.start_session(session, ctx, body, cache_seconds)
-    return JSONResponse(
-        to_read(charging_session).model_dump(mode="json"),
-        status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        headers={"Location": f"/v1/sessions/{charging_session.id}"},
-    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/sessions/{charging_session.id}"
+    return to_read(charging_session)
 
 
 @router.post(

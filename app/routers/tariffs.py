@@ -5,11 +5,12 @@ from fastapi import APIRouter, Response, status
 from app.errors import GroupArchived, NotFound, TariffNotSet
 from app.problems import problem_responses
 from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
+from app.routers.route import ApiRoute
 from app.schemas.common import Page
 from app.schemas.user_groups import TariffInput, TariffRead
 from app.services import tariffs as service
 
-router = APIRouter(prefix="/user-groups/{user_group_id}/tariff", tags=["tariffs"])
+router = APIRouter(route_class=ApiRoute, prefix="/user-groups/{user_group_id}/tariff", tags=["tariffs"])
 
 
 @router.get("", response_model=TariffRead, responses=problem_responses(NotFound, TariffNotSet))

@@ -10,13 +10,12 @@ from app.errors import (
     GroupAlreadyArchived,
     GroupHasSessions,
     GroupNotArchived,
-    IdempotencyKeyReused,
     NotFound,
-    PreconditionFailed,
 )
 from app.problems import problem_responses
 from app.routers.activation import activated
-from app.routers.deps import IdempotencyKey, IfMatch, Manager, PageParams, Reader, Uow, next_cursor, set_etag
+from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
+from app.routers.route import ApiRoute, side_effect_free
 from app.schemas.audit import AuditEventRead
 from app.schemas.common import NO_CONTROL_CHARACTERS, Page
 from app.schemas.user_groups import (
@@ -35,9 +34,8 @@ from app.schemas.user_groups import (
     UserGroupSummary,
 )
 from app.services import user_groups as service
-from app.services.concurrency import etag_of
 
-router = APIRouter(prefix="/user-groups", tags=["user-groups"])
+router = APIRouter(route_class=ApiRoute, prefix="/user-groups", tags=["user-groups"])
 
 
 class StatusFilter(StrEnum):
@@ -94,11 +92,6 @@ def to_summary(item: service.UserGroupListItem) -> UserGroupSummary:
     )
 
 
-def with_etag(response: Response, detail: service.UserGroupDetail) -> UserGroupRead:
-    set_etag(response, etag_of(detail.group))
-    return to_read(detail)
-
-
 @router.get("", response_model=Page[UserGroupSummary])
 async def list_user_groups(
     ctx: Reader,
@@ -127,6 +120,7 @@ async def list_user_groups(
     response_model=UserGroupPreview,
     responses=problem_responses(AlreadyExists),
 )
+@side_effect_free
 async def preview_user_group(body: UserGroupCreate, ctx: Manager, session: Uow) -> UserGroupPreview:
     """Step 4 of the wizard: the summary of what `create_user_group` would do with the same body.
     Changes nothing; answers with the same errors the creation would."""
@@ -154,82 +148,69 @@ async def preview_user_group(body: UserGroupCreate, ctx: Manager, session: Uow) 
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=UserGroupRead,
-    responses=problem_responses(AlreadyExists, IdempotencyKeyReused),
+    responses=problem_responses(AlreadyExists),
 )
 async def create_user_group(
-    body: UserGroupCreate, ctx: Manager, session: Uow, idempotency: IdempotencyKey
-) -> Response:
+    body: UserGroupCreate, ctx: Manager, session: Uow, response: Response
+) -> UserGroupRead:
     """Creates the group with its optional tariff and its activation in one transaction."""
-
-    async def create() -> tuple[UserGroupRead, str, str]:
-        detail = await service.create_user_group(session, ctx, body)
-        return to_read(detail), f"/v1/user-groups/{detail.group.id}", etag_of(detail.group)
-
-    return await idempotency.create(ctx, create)
+    detail = await service.create_user_group(session, ctx, body)
+    response.headers["Location"] = f"/v1/user-groups/{detail.group.id}"
+    return to_read(detail)
 
 
 @router.get("/{user_group_id}", response_model=UserGroupRead, responses=problem_responses(NotFound))
-async def get_user_group(
-    user_group_id: uuid.UUID, ctx: Reader, session: Uow, response: Response
-) -> UserGroupRead:
+async def get_user_group(user_group_id: uuid.UUID, ctx: Reader, session: Uow) -> UserGroupRead:
     """The group page: tariff box, charging-groups box, cards box, and what may be done now."""
-    return with_etag(response, await service.get_user_group(session, ctx, user_group_id))
+    return to_read(await service.get_user_group(session, ctx, user_group_id))
 
 
 @router.patch(
     "/{user_group_id}",
     response_model=UserGroupRead,
-    responses=problem_responses(NotFound, AlreadyExists, PreconditionFailed),
+    responses=problem_responses(NotFound, AlreadyExists),
 )
 async def rename_user_group(
     user_group_id: uuid.UUID,
     body: UserGroupRename,
     ctx: Manager,
     session: Uow,
-    response: Response,
-    if_match: IfMatch = None,
 ) -> UserGroupRead:
     """Renames the group (possible at any time, archived or not)."""
-    detail = await service.rename_user_group(session, ctx, user_group_id, body.name, if_match)
-    return with_etag(response, detail)
+    detail = await service.rename_user_group(session, ctx, user_group_id, body.name)
+    return to_read(detail)
 
 
 @router.delete(
     "/{user_group_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(NotFound, GroupHasSessions, PreconditionFailed),
+    responses=problem_responses(NotFound, GroupHasSessions),
 )
-async def delete_user_group(
-    user_group_id: uuid.UUID, ctx: Manager, session: Uow, if_match: IfMatch = None
-) -> Response:
+async def delete_user_group(user_group_id: uuid.UUID, ctx: Manager, session: Uow) -> Response:
     """Deletes the group with its cards, tariff and activations, only if no charging session ever
     ran through it (otherwise 409: archive it instead). Its history stays readable."""
-    await service.delete_user_group(session, ctx, user_group_id, if_match)
+    await service.delete_user_group(session, ctx, user_group_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
     "/{user_group_id}/archive",
     response_model=UserGroupRead,
-    responses=problem_responses(NotFound, GroupAlreadyArchived, PreconditionFailed),
+    responses=problem_responses(NotFound, GroupAlreadyArchived),
 )
-async def archive_user_group(
-    user_group_id: uuid.UUID, ctx: Manager, session: Uow, response: Response, if_match: IfMatch = None
-) -> UserGroupRead:
+async def archive_user_group(user_group_id: uuid.UUID, ctx: Manager, session: Uow) -> UserGroupRead:
     """Its cards are refused from now on; data, history and running sessions are kept."""
-    return with_etag(response, await service.archive_user_group(session, ctx, user_group_id, if_match))
+    return to_read(await service.archive_user_group(session, ctx, user_group_id))
 
 
 @router.post(
     "/{user_group_id}/restore",
     response_model=UserGroupRead,
-    responses=problem_responses(NotFound, GroupNotArchived, PreconditionFailed),
+    responses=problem_responses(NotFound, GroupNotArchived),
 )
-async def restore_user_group(
-    user_group_id: uuid.UUID, ctx: Manager, session: Uow, response: Response, if_match: IfMatch = None
-) -> UserGroupRead:
+async def restore_user_group(user_group_id: uuid.UUID, ctx: Manager, session: Uow) -> UserGroupRead:
     """Back to active with the activation, tariff and cards it had before archiving."""
-    return with_etag(response, await service.restore_user_group(session, ctx, user_group_id, if_match))
+    return to_read(await service.restore_user_group(session, ctx, user_group_id))
 
 
 @router.get(

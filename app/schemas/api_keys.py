@@ -4,7 +4,7 @@ from datetime import datetime
 from pydantic import Field
 
 from app.enums import Role
-from app.schemas.common import Name, Schema
+from app.schemas.common import WITHHELD_ON_REPLAY, Name, Schema
 
 
 class ApiKeyCreate(Schema):
@@ -22,4 +22,8 @@ class ApiKeyRead(Schema):
 
 
 class ApiKeyCreated(ApiKeyRead):
-    key: str = Field(description="The secret key. Shown only in this response; store it now.")
+    key: str | None = Field(
+        description="The secret key. Shown only in this response; store it now. Null in a replay "
+        "(`Idempotent-Replayed: true`): the secret is never stored.",
+        json_schema_extra=WITHHELD_ON_REPLAY,
+    )

@@ -3,7 +3,7 @@
 import unicodedata
 from datetime import UTC
 from decimal import Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -38,6 +38,8 @@ ShortText = Annotated[
 ]
 # Text without control characters (they break logs and CSV, and PostgreSQL refuses NUL).
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+# json_schema_extra of a response field that is never stored for an idempotent replay (a secret).
+WITHHELD_ON_REPLAY: dict[str, Any] = {"x-withheld-on-replay": True}
 PlainText = Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARACTERS)]
 
 # An input time: must carry a zone offset (RFC 3339), and is kept in UTC from then on.

@@ -111,6 +111,13 @@ async def list_api_keys(
     return await ApiKeyRepository(session, ctx.organization_id).list_page(page)
 
 
+async def get_api_key(session: AsyncSession, ctx: RequestContext, key_id: uuid.UUID) -> ApiKey:
+    key = await ApiKeyRepository(session, ctx.organization_id).get(key_id)
+    if key is None:
+        raise NotFound(f"API key {key_id} not found.")
+    return key
+
+
 async def revoke_api_key(session: AsyncSession, ctx: RequestContext, key_id: uuid.UUID) -> ApiKey:
     key = await ApiKeyRepository(session, ctx.organization_id).get(key_id, for_update=True)
     if key is None:

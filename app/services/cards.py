@@ -17,7 +17,6 @@ from app.pagination import PageRequest
 from app.repositories.user_groups import CardRepository, UserGroupRepository
 from app.schemas.user_groups import MAX_CARDS_PER_REQUEST, CardCreate, CardUpdate
 from app.services import audit, policy
-from app.services.concurrency import assert_if_match
 from app.services.context import RequestContext
 from app.services.user_groups import lock_group
 
@@ -226,11 +225,8 @@ async def get_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -
     return card
 
 
-async def update_card(
-    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, data: CardUpdate, if_match: str | None
-) -> Card:
+async def update_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, data: CardUpdate) -> Card:
     card = await _locked_card(session, ctx, id_)
-    assert_if_match(card, if_match)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("blocked", False) is None:
         changes.pop("blocked")
@@ -299,11 +295,8 @@ async def move_card(
     return card
 
 
-async def remove_card(
-    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
-) -> None:
+async def remove_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> None:
     card = await _locked_card(session, ctx, id_)
-    assert_if_match(card, if_match)
     old = audit.snapshot(card, *CARD_FIELDS)
     await CardRepository(session, ctx.organization_id).delete(card)
     audit.record(

@@ -26,7 +26,6 @@ from app.schemas.charging import (
     ConnectorUpdate,
 )
 from app.services import audit
-from app.services.concurrency import assert_if_match
 from app.services.context import RequestContext
 
 GROUP_FIELDS = ("name", "location_label", "access_control")
@@ -95,11 +94,9 @@ async def update_charging_group(
     ctx: RequestContext,
     id_: uuid.UUID,
     data: ChargingGroupUpdate,
-    if_match: str | None,
 ) -> ChargingGroupView:
     groups = ChargingGroupRepository(session, ctx.organization_id)
     group = await _locked_group(groups, id_)
-    assert_if_match(group, if_match)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("name") is None:
         changes.pop("name", None)
@@ -111,12 +108,9 @@ async def update_charging_group(
     return await get_charging_group(session, ctx, id_)
 
 
-async def delete_charging_group(
-    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
-) -> None:
+async def delete_charging_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> None:
     groups = ChargingGroupRepository(session, ctx.organization_id)
     group = await _locked_group(groups, id_)
-    assert_if_match(group, if_match)
     if await groups.has_charge_points(id_):
         raise ChargingGroupNotEmpty(
             "Delete or move its charge points first; a charging group with charge points is in use."
@@ -179,11 +173,9 @@ async def update_charge_point(
     ctx: RequestContext,
     id_: uuid.UUID,
     data: ChargePointUpdate,
-    if_match: str | None,
 ) -> ChargePointView:
     charge_points = ChargePointRepository(session, ctx.organization_id)
     charge_point = await _locked_charge_point(charge_points, id_)
-    assert_if_match(charge_point, if_match)
     changes = {key: value for key, value in data.model_dump(exclude_unset=True).items() if value is not None}
     target_group = changes.get("charging_group_id", charge_point.charging_group_id)
     if "charging_group_id" in changes:
@@ -204,13 +196,10 @@ async def update_charge_point(
     return await get_charge_point(session, ctx, id_)
 
 
-async def delete_charge_point(
-    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
-) -> None:
+async def delete_charge_point(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> None:
     """Removes the charge point together with its connectors (each deletion audited)."""
     charge_points = ChargePointRepository(session, ctx.organization_id)
     charge_point = await _locked_charge_point(charge_points, id_)
-    assert_if_match(charge_point, if_match)
     connectors = await charge_points.connectors_of(id_)
     await count_infrastructure(
         session,
@@ -336,13 +325,11 @@ async def update_connector(
     ctx: RequestContext,
     id_: uuid.UUID,
     data: ConnectorUpdate,
-    if_match: str | None,
 ) -> ConnectorView:
     connectors = ConnectorRepository(session, ctx.organization_id)
     connector = await connectors.get(id_, for_update=True)
     if connector is None:
         raise NotFound(f"Connector {id_} not found.")
-    assert_if_match(connector, if_match)
     changes = {key: value for key, value in data.model_dump(exclude_unset=True).items() if value is not None}
     if "evse_id" in changes and await connectors.value_taken(Connector.evse_id, changes["evse_id"], id_):
         raise AlreadyExists(
@@ -352,14 +339,11 @@ async def update_connector(
     return await get_connector(session, ctx, id_)
 
 
-async def delete_connector(
-    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
-) -> None:
+async def delete_connector(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> None:
     connectors = ConnectorRepository(session, ctx.organization_id)
     connector = await connectors.get(id_, for_update=True)
     if connector is None:
         raise NotFound(f"Connector {id_} not found.")
-    assert_if_match(connector, if_match)
     old = audit.snapshot(connector, *CONNECTOR_FIELDS)
     view = await get_connector(session, ctx, id_)
     await connectors.delete(connector)

@@ -24,7 +24,6 @@ from app.repositories.user_groups import (
 )
 from app.schemas.user_groups import ActivationInput, TariffInput, UserGroupCreate
 from app.services import audit, policy
-from app.services.concurrency import assert_if_match
 from app.services.context import RequestContext
 
 TARIFF_FIELDS = (
@@ -295,10 +294,9 @@ async def lock_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID)
 
 
 async def rename_user_group(
-    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, name: str, if_match: str | None
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, name: str
 ) -> UserGroupDetail:
     group = await lock_group(session, ctx, id_)
-    assert_if_match(group, if_match)
     policy.can_rename(group).enforce()
     if name != group.name:
         await _assert_name_free(UserGroupRepository(session, ctx.organization_id), name, id_)
@@ -318,11 +316,8 @@ async def rename_user_group(
     return await _detail(session, ctx, group)
 
 
-async def delete_user_group(
-    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
-) -> None:
+async def delete_user_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> None:
     group = await lock_group(session, ctx, id_)
-    assert_if_match(group, if_match)
     policy.can_delete(
         group, await SessionRepository(session, ctx.organization_id).exists_for_group(id_)
     ).enforce()
@@ -345,25 +340,20 @@ async def delete_user_group(
     await session.flush()
 
 
-async def archive_user_group(
-    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
-) -> UserGroupDetail:
+async def archive_user_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroupDetail:
     """New authorizations are refused from the commit on; running sessions finish normally."""
-    return await _change_status(session, ctx, id_, if_match, UserGroupStatus.archived)
+    return await _change_status(session, ctx, id_, UserGroupStatus.archived)
 
 
-async def restore_user_group(
-    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None
-) -> UserGroupDetail:
+async def restore_user_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroupDetail:
     """Back to active, with the activation, tariff and cards it had (archiving kept them)."""
-    return await _change_status(session, ctx, id_, if_match, UserGroupStatus.active)
+    return await _change_status(session, ctx, id_, UserGroupStatus.active)
 
 
 async def _change_status(
-    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, if_match: str | None, status: UserGroupStatus
+    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, status: UserGroupStatus
 ) -> UserGroupDetail:
     group = await lock_group(session, ctx, id_)
-    assert_if_match(group, if_match)
     archiving = status == UserGroupStatus.archived
     (policy.can_archive(group) if archiving else policy.can_restore(group)).enforce()
     old_status = group.status

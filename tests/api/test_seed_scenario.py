@@ -48,14 +48,17 @@ def test_guest_cards_from_creation_to_history(client: TestClient, org: Org) -> N
     assert ok(client.post(f"{group_url}/cards/bulk", json=bulk, headers=operator), 201)["added"] == 10
     upload = {"file": ("guests.csv", b"uid,label\n04-33-00-01,Spa 1\n04-33-00-02,Spa 2\n", "text/csv")}
     assert ok(client.post(f"{group_url}/cards/import", files=upload, headers=operator), 201)["added"] == 2
-    page = ok(client.get(group_url, headers=operator))
+    page_response = client.get(group_url, headers=operator)
+    page = ok(page_response)
     assert page["cards"] == {"count": 13}
     assert page["activation"] == {"scope": "custom", "charging_group_count": 2, "connector_count": 5}
     assert page["tariff"]["currency"] == "EUR"
 
-    # Rename at any time.
+    # Rename at any time, guarded by the ETag of the page the operator is looking at.
     renamed = client.patch(
-        group_url, json={"name": "Hotel guests"}, headers={**operator, "If-Match": created.headers["etag"]}
+        group_url,
+        json={"name": "Hotel guests"},
+        headers={**operator, "If-Match": page_response.headers["etag"]},
     )
     assert ok(renamed)["name"] == "Hotel guests"
 

@@ -179,7 +179,14 @@ def test_every_write_has_a_scenario() -> None:
     assert sorted(SCENARIOS) == sorted(op.name for op in WRITES), "scenarios for operations that do not exist"
 
 
-def _send(client: TestClient, org: Org, operation: Operation, request: Request, request_id: str) -> Any:
+def _send(
+    client: TestClient,
+    org: Org,
+    operation: Operation,
+    request: Request,
+    request_id: str,
+    headers: dict[str, str] | None = None,
+) -> Any:
     role = (
         Role.integration
         if operation.name in ("start_session", "stop_session", "authorize_card")
@@ -188,7 +195,7 @@ def _send(client: TestClient, org: Org, operation: Operation, request: Request, 
     return client.request(
         operation.method,
         operation.url(request.get("ids", {})),
-        headers={**org.auth(role), "X-Request-ID": request_id},
+        headers={**org.auth(role), "X-Request-ID": request_id, **(headers or {})},
         json=request.get("json"),
         files=request.get("files"),
     )

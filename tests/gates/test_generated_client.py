@@ -323,19 +323,20 @@ def play_seed_scenario(m: Any, admin: Api, backend: Api) -> None:
     )
     added = admin("cards.add_cards", 201, "CardsAdded", user_group_id=group.id, body=bulk).parsed
     assert (added.added, added.user_group_id) == (10, group.id)
-    page = admin("user_groups.get_user_group", 200, "UserGroupRead", user_group_id=group.id).parsed
+    page_response = admin("user_groups.get_user_group", 200, "UserGroupRead", user_group_id=group.id)
+    page = page_response.parsed
     assert page.cards.count == 11
     assert (page.activation.charging_group_count, page.activation.connector_count) == (2, 5)
     assert page.tariff.currency == "EUR"
 
-    # Rename at any time.
+    # Rename at any time, guarded by the ETag of the page the operator is looking at.
     renamed = admin(
         "user_groups.rename_user_group",
         200,
         "UserGroupRead",
         user_group_id=group.id,
         body=m.UserGroupRename(name="Hotel guests"),
-        if_match=created.headers["etag"],
+        if_match=page_response.headers["etag"],
     ).parsed
     assert renamed.name == "Hotel guests"
 
