@@ -35,6 +35,7 @@ from app.models.base import AUDITED_BULK, Audited
 from app.services.context import RequestContext
 
 _NOTES = "audit.notes"
+_PLAIN = frozenset({str, bool, int, float})
 
 
 class UnauditedChange(RuntimeError):
@@ -42,6 +43,8 @@ class UnauditedChange(RuntimeError):
 
 
 def json_value(value: Any) -> Any:
+    if value is None or type(value) in _PLAIN:
+        return value  # the common case first: a bulk record converts tens of thousands of values
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, Decimal):
