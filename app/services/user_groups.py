@@ -135,7 +135,7 @@ async def create_user_group(
         group,
         user_group_id=group.id,
         new={
-            "tariff": None,
+            "tariff": None,  # a first tariff's row replaces this, through `covers`
             "charging_groups": [{"id": cg.id, "name": cg.name} for cg, _ in plan.activation.charging_groups],
         },
         covers={"tariff": tariff} if tariff else None,
