@@ -6,12 +6,16 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.enums import ChargePointRole, PlugType
-from app.models.base import Base, IdMixin, TimestampsMixin, VersionedMixin, str_enum
+from app.enums import ChargePointRole, EntityType, PlugType
+from app.models.base import Audited, Base, IdMixin, TimestampsMixin, VersionedMixin, str_enum
 
 
-class ChargingGroup(IdMixin, TimestampsMixin, VersionedMixin, Base):
+class ChargingGroup(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     """One controller charge point plus its extenders; access control is decided here."""
+
+    __audit_entity__ = EntityType.charging_group
+    # connector_count follows the connectors, whose own records say what changed.
+    __audit_internal__ = Audited.__audit_internal__ | {"connector_count"}
 
     __tablename__ = "charging_groups"
     __table_args__ = (
@@ -28,7 +32,8 @@ class ChargingGroup(IdMixin, TimestampsMixin, VersionedMixin, Base):
     connector_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
-class ChargePoint(IdMixin, TimestampsMixin, VersionedMixin, Base):
+class ChargePoint(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
+    __audit_entity__ = EntityType.charge_point
     __tablename__ = "charge_points"
     __table_args__ = (
         UniqueConstraint("organization_id", "identity"),
@@ -51,7 +56,8 @@ class ChargePoint(IdMixin, TimestampsMixin, VersionedMixin, Base):
     role: Mapped[ChargePointRole] = mapped_column(str_enum(ChargePointRole))
 
 
-class Connector(IdMixin, TimestampsMixin, VersionedMixin, Base):
+class Connector(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
+    __audit_entity__ = EntityType.connector
     __tablename__ = "connectors"
     __table_args__ = (
         UniqueConstraint("organization_id", "evse_id"),

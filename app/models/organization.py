@@ -4,8 +4,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.enums import Role
-from app.models.base import Base, CreatedAtMixin, IdMixin, str_enum
+from app.enums import EntityType, Role
+from app.models.base import Audited, Base, CreatedAtMixin, IdMixin, str_enum
 
 
 class Organization(IdMixin, CreatedAtMixin, Base):
@@ -18,8 +18,12 @@ class Organization(IdMixin, CreatedAtMixin, Base):
     connector_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
-class ApiKey(IdMixin, CreatedAtMixin, Base):
+class ApiKey(Audited, IdMixin, CreatedAtMixin, Base):
     """A bearer key: `ugs_<prefix>_<secret>`; only the SHA-256 of the whole key is stored."""
+
+    __audit_entity__ = EntityType.api_key
+    # The hash of a secret stays out of the trail, which every viewer key may read.
+    __audit_internal__ = Audited.__audit_internal__ | {"key_hash"}
 
     __tablename__ = "api_keys"
     __table_args__ = (Index("ix_api_keys_organization_id_created_at", "organization_id", "created_at", "id"),)

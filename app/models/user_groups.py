@@ -8,13 +8,24 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.enums import ActivationScope, UserGroupStatus, UserGroupType
-from app.models.base import Base, CreatedAtMixin, IdMixin, TimestampsMixin, VersionedMixin, str_enum
+from app.enums import ActivationScope, EntityType, UserGroupStatus, UserGroupType
+from app.models.base import (
+    Audited,
+    Base,
+    CreatedAtMixin,
+    IdMixin,
+    TimestampsMixin,
+    VersionedMixin,
+    str_enum,
+)
 
 ORG_FK = "organizations.id"
 
 
-class UserGroup(IdMixin, TimestampsMixin, VersionedMixin, Base):
+class UserGroup(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
+    __audit_entity__ = EntityType.user_group
+    # name_key is name.casefold(): the name's own change says it all.
+    __audit_internal__ = Audited.__audit_internal__ | {"name_key"}
     __tablename__ = "user_groups"
     __table_args__ = (
         # Names are unique per organization, compared case-insensitively (name_key = casefold).
@@ -34,9 +45,11 @@ class UserGroup(IdMixin, TimestampsMixin, VersionedMixin, Base):
     )
 
 
-class TariffVersion(IdMixin, CreatedAtMixin, Base):
+class TariffVersion(Audited, IdMixin, CreatedAtMixin, Base):
     """One row per tariff change. The current tariff is the row with `valid_until` NULL; a session
     keeps the version in force when it started."""
+
+    __audit_entity__ = EntityType.tariff
 
     __tablename__ = "tariff_versions"
     __table_args__ = (
@@ -76,7 +89,8 @@ class Activation(CreatedAtMixin, Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"))
 
 
-class Card(IdMixin, TimestampsMixin, VersionedMixin, Base):
+class Card(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
+    __audit_entity__ = EntityType.card
     __tablename__ = "cards"
     __table_args__ = (
         UniqueConstraint("organization_id", "uid"),
@@ -97,9 +111,11 @@ class Card(IdMixin, TimestampsMixin, VersionedMixin, Base):
     blocked: Mapped[bool] = mapped_column(default=False)
 
 
-class ChargingSession(IdMixin, TimestampsMixin, VersionedMixin, Base):
+class ChargingSession(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     """A charging session reported by the charge-point backend, documented with the tariff in
     force when it started. Names and ids are copied, so the record outlives cards and connectors."""
+
+    __audit_entity__ = EntityType.session
 
     __tablename__ = "charging_sessions"
     __table_args__ = (

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.models import ChargePoint, ChargingGroup, Connector, Organization
+from app.models.base import AUDITED_BULK
 from app.pagination import PageRequest
 from app.repositories.base import Repository, paginate
 
@@ -170,5 +171,6 @@ async def move_connector_count(session: AsyncSession, charging_group_id: uuid.UU
         update(ChargingGroup)
         .where(ChargingGroup.id == charging_group_id)
         .values(connector_count=ChargingGroup.connector_count + delta)
-        .execution_options(synchronize_session=False)
+        # connector_count is internal to the audit: the connectors' own records say what changed.
+        .execution_options(synchronize_session=False, **{AUDITED_BULK: True})
     )

@@ -3,7 +3,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, insert, or_, select
+from sqlalchemy import RowMapping, Select, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ActivationScope, UserGroupStatus, UserGroupType
@@ -17,6 +17,7 @@ from app.models import (
     TariffVersion,
     UserGroup,
 )
+from app.models.base import AUDITED_BULK
 from app.pagination import PageRequest
 from app.repositories.base import Repository, paginate
 
@@ -228,10 +229,18 @@ class CardRepository(Repository[Card]):
         )
         return {row[0]: int(row[1]) for row in (await self.session.execute(statement)).all()}
 
-    async def delete_for_group(self, user_group_id: uuid.UUID) -> None:
-        await self.session.execute(delete(Card).where(Card.user_group_id == user_group_id))
+    async def delete_for_group(self, user_group_id: uuid.UUID) -> Sequence[RowMapping]:
+        """Deletes the group's cards; returns their rows, for the record of the group's deletion."""
+        statement = (
+            delete(Card)
+            .where(Card.user_group_id == user_group_id)
+            .returning(*Card.__table__.columns)
+            .execution_options(**{AUDITED_BULK: True})
+        )
+        return (await self.session.execute(statement)).mappings().all()
 
-    async def insert_many(self, rows: list[dict[str, object]], now: datetime) -> None:
+    async def insert_many(self, rows: list[dict[str, object]], now: datetime) -> list[RowMapping]:
+        """Inserts the cards; returns the rows as written, for the caller's audit record."""
         for row in rows:
             row.update(
                 id=uuid.uuid4(),
@@ -240,5 +249,12 @@ class CardRepository(Repository[Card]):
                 updated_at=now,
                 version=1,
             )
+        statement = (
+            insert(Card)
+            .returning(*Card.__table__.columns, sort_by_parameter_order=True)
+            .execution_options(**{AUDITED_BULK: True})
+        )
+        written: list[RowMapping] = []
         for start in range(0, len(rows), 2000):
-            await self.session.execute(insert(Card), rows[start : start + 2000])
+            written += (await self.session.execute(statement, rows[start : start + 2000])).mappings().all()
+        return written

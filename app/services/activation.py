@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.enums import ActivationScope, AuditAction, EntityType
+from app.enums import ActivationScope, AuditAction
 from app.errors import NotFound
 from app.models import ChargingGroup, UserGroup
 from app.pagination import PageRequest
@@ -64,13 +64,11 @@ async def replace_activation(
     if plan.scope == ActivationScope.custom:
         activations.add(group.id, plan.ids)
     group.activation_scope = plan.scope
-    await session.flush()
-    audit.record(
+    await audit.record(
         session,
         ctx,
         AuditAction.activation_replaced,
-        EntityType.user_group,
-        group.id,
+        group,
         user_group_id=group.id,
         old=old,
         new={
@@ -101,13 +99,11 @@ async def activate_charging_group(
     )
     if not already:
         activations.add(group.id, [charging_group_id])
-        await session.flush()
-        audit.record(
+        await audit.record(
             session,
             ctx,
             AuditAction.activation_added,
-            EntityType.user_group,
-            group.id,
+            group,
             user_group_id=group.id,
             new={"charging_group_id": charging_group.id, "charging_group_name": charging_group.name},
         )
@@ -135,28 +131,19 @@ async def deactivate_charging_group(
         others = await activations.all_charging_group_ids() - {charging_group_id}
         activations.add(group.id, others)
         group.activation_scope = ActivationScope.custom
-        await session.flush()
-        audit.record(
+        await audit.record(
             session,
             ctx,
             AuditAction.activation_removed,
-            EntityType.user_group,
-            group.id,
+            group,
             user_group_id=group.id,
             old={**detail, "scope": ActivationScope.all},
             new={"scope": ActivationScope.custom, "charging_group_count": len(others)},
         )
     elif charging_group_id in await activations.charging_group_ids(group.id):
         await activations.remove(group.id, [charging_group_id])
-        await session.flush()
-        audit.record(
-            session,
-            ctx,
-            AuditAction.activation_removed,
-            EntityType.user_group,
-            group.id,
-            user_group_id=group.id,
-            old=detail,
+        await audit.record(
+            session, ctx, AuditAction.activation_removed, group, user_group_id=group.id, old=detail
         )
     return await _view(session, ctx, group, page)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.enums import AuditAction, EntityType, Role
+from app.enums import AuditAction, Role
 from app.errors import AlreadyExists, NotFound, Unauthenticated
 from app.models import ApiKey, Organization
 from app.pagination import PageRequest
@@ -93,15 +93,7 @@ async def create_api_key(
         key_hash=hash_key(raw_key),
     )
     ApiKeyRepository(session, ctx.organization_id).add(key)
-    await session.flush()
-    audit.record(
-        session,
-        ctx,
-        AuditAction.api_key_created,
-        EntityType.api_key,
-        key.id,
-        new={"name": name, "role": role, "prefix": prefix},
-    )
+    await audit.record(session, ctx, AuditAction.api_key_created, key)
     return key, raw_key
 
 
@@ -124,15 +116,8 @@ async def revoke_api_key(session: AsyncSession, ctx: RequestContext, key_id: uui
         raise NotFound(f"API key {key_id} not found.")
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
-        audit.record(
-            session,
-            ctx,
-            AuditAction.api_key_revoked,
-            EntityType.api_key,
-            key.id,
-            old={"revoked_at": None},
-            new={"name": key.name, "prefix": key.prefix, "revoked_at": key.revoked_at},
-        )
+        context = {"name": key.name, "prefix": key.prefix}
+        await audit.record(session, ctx, AuditAction.api_key_revoked, key, old=context, new=context)
     return key
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.enums import AuditAction, EntityType
+from app.enums import AuditAction
 from app.errors import CardsRejected, CardUidTaken, InvalidInput, NotFound
 from app.models import Card, UserGroup
 from app.pagination import PageRequest
@@ -20,7 +20,6 @@ from app.services import audit, policy
 from app.services.context import RequestContext
 from app.services.user_groups import lock_group
 
-CARD_FIELDS = ("uid", "label", "printed_number", "valid_from", "valid_until", "blocked")
 CSV_COLUMNS = ("uid", "label", "printed_number", "valid_from", "valid_until", "blocked")
 
 
@@ -39,15 +38,13 @@ async def add_card(
             user_group_name=holder[1],
         )
     card = cards.add(Card(organization_id=ctx.organization_id, user_group_id=group.id, **data.model_dump()))
-    await session.flush()
-    audit.record(
+    await audit.record(
         session,
         ctx,
         AuditAction.card_added,
-        EntityType.card,
-        card.id,
+        card,
         user_group_id=group.id,
-        new={**audit.snapshot(card, *CARD_FIELDS), "user_group_name": group.name},
+        new={"user_group_name": group.name},
     )
     return card
 
@@ -109,20 +106,19 @@ async def add_cards(
             f"{len(errors)} problem(s) found; nothing was added. Fix them and send the whole list again.",
             errors=sorted(errors, key=lambda error: [(isinstance(p, int), p) for p in error["loc"]]),
         )
-    await cards.insert_many(
+    inserted = await cards.insert_many(
         [{"user_group_id": group.id, **row.model_dump()} for row in rows], datetime.now(UTC)
     )
-    audit.record(
+    await audit.record(
         session,
         ctx,
         AuditAction.cards_bulk_added,
-        EntityType.user_group,
-        group.id,
+        group,
         user_group_id=group.id,
         new={
             "user_group_name": group.name,
             "count": len(rows),
-            "cards": [{"uid": row.uid, "label": row.label} for row in rows],
+            "cards": audit.rows_values(Card, inserted),
         },
     )
     return len(rows)
@@ -244,22 +240,18 @@ async def update_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID
                 }
             ],
         )
-    before = audit.snapshot(card, *CARD_FIELDS)
     for key, value in changes.items():
         setattr(card, key, value)
-    old, new = audit.changed_only(before, audit.snapshot(card, *CARD_FIELDS))
-    if new:
-        await session.flush()
-        audit.record(
-            session,
-            ctx,
-            AuditAction.card_updated,
-            EntityType.card,
-            card.id,
-            user_group_id=card.user_group_id,
-            old={**old, "uid": card.uid},
-            new={**new, "uid": card.uid, "label": card.label},
-        )
+    await audit.record(
+        session,
+        ctx,
+        AuditAction.card_updated,
+        card,
+        user_group_id=card.user_group_id,
+        old={"uid": card.uid},
+        new={"uid": card.uid, "label": card.label},
+        only_if_changed=True,
+    )
     return card
 
 
@@ -278,36 +270,22 @@ async def move_card(
     source, target = locked[source_group_id], locked[target_group_id]
     policy.can_add_cards(target).enforce()
     card.user_group_id = target.id
-    await session.flush()
-    moved = {"uid": card.uid, "label": card.label}
-    groups = {"from_user_group": source.name, "to_user_group": target.name}
+    context = {
+        "uid": card.uid,
+        "label": card.label,
+        "from_user_group": source.name,
+        "to_user_group": target.name,
+    }
+    # One change, in the history of both groups: each record shows the card's old -> new row.
     for action, group in ((AuditAction.card_moved_out, source), (AuditAction.card_moved_in, target)):
-        audit.record(
-            session,
-            ctx,
-            action,
-            EntityType.card,
-            card.id,
-            user_group_id=group.id,
-            old={**moved, "user_group_id": source.id, **groups},
-            new={**moved, "user_group_id": target.id, **groups},
-        )
+        await audit.record(session, ctx, action, card, user_group_id=group.id, old=context, new=context)
     return card
 
 
 async def remove_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> None:
     card = await _locked_card(session, ctx, id_)
-    old = audit.snapshot(card, *CARD_FIELDS)
     await CardRepository(session, ctx.organization_id).delete(card)
-    audit.record(
-        session,
-        ctx,
-        AuditAction.card_removed,
-        EntityType.card,
-        id_,
-        user_group_id=card.user_group_id,
-        old=old,
-    )
+    await audit.record(session, ctx, AuditAction.card_removed, card, user_group_id=card.user_group_id)
 
 
 async def _locked_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> Card:

@@ -1,12 +1,11 @@
 """Charging infrastructure kept in sync by the platform: charging groups, charge points, connectors."""
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.enums import AuditAction, ChargePointRole, EntityType
+from app.enums import AuditAction, ChargePointRole
 from app.errors import AlreadyExists, ChargingGroupNotEmpty, InvalidInput, NotFound
 from app.models import ChargePoint, ChargingGroup, Connector
 from app.pagination import PageRequest
@@ -27,10 +26,6 @@ from app.schemas.charging import (
 )
 from app.services import audit
 from app.services.context import RequestContext
-
-GROUP_FIELDS = ("name", "location_label", "access_control")
-CHARGE_POINT_FIELDS = ("charging_group_id", "identity", "role")
-CONNECTOR_FIELDS = ("charge_point_id", "connector_number", "evse_id", "plug_type", "max_power_kw")
 
 
 @dataclass(frozen=True)
@@ -76,16 +71,8 @@ async def create_charging_group(
     if await groups.value_taken(ChargingGroup.name, data.name):
         raise AlreadyExists(f"A charging group named {data.name!r} already exists.", field="name")
     group = groups.add(ChargingGroup(organization_id=ctx.organization_id, **data.model_dump()))
-    await session.flush()
+    await audit.record(session, ctx, AuditAction.charging_group_created, group)
     await count_infrastructure(session, ctx.organization_id, charging_groups=1)
-    audit.record(
-        session,
-        ctx,
-        AuditAction.charging_group_created,
-        EntityType.charging_group,
-        group.id,
-        new=audit.snapshot(group, *GROUP_FIELDS),
-    )
     return ChargingGroupView(group, 0, 0)
 
 
@@ -104,7 +91,7 @@ async def update_charging_group(
         changes.pop("access_control", None)
     if "name" in changes and await groups.value_taken(ChargingGroup.name, changes["name"], id_):
         raise AlreadyExists(f"A charging group named {changes['name']!r} already exists.", field="name")
-    await _apply(session, ctx, group, changes, GROUP_FIELDS, AuditAction.charging_group_updated)
+    await _apply(session, ctx, group, changes, AuditAction.charging_group_updated)
     return await get_charging_group(session, ctx, id_)
 
 
@@ -115,10 +102,9 @@ async def delete_charging_group(session: AsyncSession, ctx: RequestContext, id_:
         raise ChargingGroupNotEmpty(
             "Delete or move its charge points first; a charging group with charge points is in use."
         )
-    old = audit.snapshot(group, *GROUP_FIELDS)
     await groups.delete(group)
+    await audit.record(session, ctx, AuditAction.charging_group_deleted, group)
     await count_infrastructure(session, ctx.organization_id, charging_groups=-1)
-    audit.record(session, ctx, AuditAction.charging_group_deleted, EntityType.charging_group, id_, old=old)
 
 
 async def _locked_group(groups: ChargingGroupRepository, id_: uuid.UUID) -> ChargingGroup:
@@ -156,15 +142,7 @@ async def create_charge_point(
     await _require_group(session, ctx, data.charging_group_id)
     await _check_charge_point(charge_points, data.identity, data.role, data.charging_group_id, None)
     charge_point = charge_points.add(ChargePoint(organization_id=ctx.organization_id, **data.model_dump()))
-    await session.flush()
-    audit.record(
-        session,
-        ctx,
-        AuditAction.charge_point_created,
-        EntityType.charge_point,
-        charge_point.id,
-        new=audit.snapshot(charge_point, *CHARGE_POINT_FIELDS),
-    )
+    await audit.record(session, ctx, AuditAction.charge_point_created, charge_point)
     return ChargePointView(charge_point, 0)
 
 
@@ -188,7 +166,7 @@ async def update_charge_point(
         id_,
     )
     source_group = charge_point.charging_group_id
-    await _apply(session, ctx, charge_point, changes, CHARGE_POINT_FIELDS, AuditAction.charge_point_updated)
+    await _apply(session, ctx, charge_point, changes, AuditAction.charge_point_updated)
     if target_group != source_group:
         moved = len(await charge_points.connectors_of(id_))
         await move_connector_count(session, source_group, -moved)
@@ -208,13 +186,11 @@ async def delete_charge_point(session: AsyncSession, ctx: RequestContext, id_: u
         charging_group_id=charge_point.charging_group_id,
     )
     for connector in connectors:
-        old = audit.snapshot(connector, *CONNECTOR_FIELDS)
         await session.delete(connector)
-        audit.record(session, ctx, AuditAction.connector_deleted, EntityType.connector, connector.id, old=old)
-    await session.flush()
-    old = audit.snapshot(charge_point, *CHARGE_POINT_FIELDS)
+    for connector in connectors:
+        await audit.record(session, ctx, AuditAction.connector_deleted, connector)
     await charge_points.delete(charge_point)
-    audit.record(session, ctx, AuditAction.charge_point_deleted, EntityType.charge_point, id_, old=old)
+    await audit.record(session, ctx, AuditAction.charge_point_deleted, charge_point)
 
 
 async def _check_charge_point(
@@ -305,17 +281,9 @@ async def create_connector(
             field="connector_number",
         )
     connector = connectors.add(Connector(organization_id=ctx.organization_id, **data.model_dump()))
-    await session.flush()
+    await audit.record(session, ctx, AuditAction.connector_created, connector)
     await count_infrastructure(
         session, ctx.organization_id, connectors=1, charging_group_id=charge_point.charging_group_id
-    )
-    audit.record(
-        session,
-        ctx,
-        AuditAction.connector_created,
-        EntityType.connector,
-        connector.id,
-        new=audit.snapshot(connector, *CONNECTOR_FIELDS),
     )
     return ConnectorView(connector, charge_point.charging_group_id)
 
@@ -335,7 +303,7 @@ async def update_connector(
         raise AlreadyExists(
             f"A connector with EVSE id {changes['evse_id']!r} already exists.", field="evse_id"
         )
-    await _apply(session, ctx, connector, changes, CONNECTOR_FIELDS, AuditAction.connector_updated)
+    await _apply(session, ctx, connector, changes, AuditAction.connector_updated)
     return await get_connector(session, ctx, id_)
 
 
@@ -344,13 +312,12 @@ async def delete_connector(session: AsyncSession, ctx: RequestContext, id_: uuid
     connector = await connectors.get(id_, for_update=True)
     if connector is None:
         raise NotFound(f"Connector {id_} not found.")
-    old = audit.snapshot(connector, *CONNECTOR_FIELDS)
     view = await get_connector(session, ctx, id_)
     await connectors.delete(connector)
+    await audit.record(session, ctx, AuditAction.connector_deleted, connector)
     await count_infrastructure(
         session, ctx.organization_id, connectors=-1, charging_group_id=view.charging_group_id
     )
-    audit.record(session, ctx, AuditAction.connector_deleted, EntityType.connector, id_, old=old)
 
 
 # Shared ------------------------------------------------------------------------------------
@@ -361,20 +328,9 @@ async def _apply(
     ctx: RequestContext,
     entity: ChargingGroup | ChargePoint | Connector,
     changes: dict[str, object],
-    fields: Sequence[str],
     action: AuditAction,
 ) -> None:
     """Sets the changed columns and audits old -> new; a no-op change writes nothing."""
-    before = audit.snapshot(entity, *fields)
     for key, value in changes.items():
         setattr(entity, key, value)
-    old, new = audit.changed_only(before, audit.snapshot(entity, *fields))
-    if not new:
-        return
-    await session.flush()
-    entity_type = {
-        ChargingGroup: EntityType.charging_group,
-        ChargePoint: EntityType.charge_point,
-        Connector: EntityType.connector,
-    }[type(entity)]
-    audit.record(session, ctx, action, entity_type, entity.id, old=old, new=new)
+    await audit.record(session, ctx, action, entity, only_if_changed=True)

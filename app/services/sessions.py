@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.enums import AuditAction, EntityType, SessionStatus
+from app.enums import AuditAction, SessionStatus
 from app.errors import InvalidInput, NotFound, SessionAlreadyStopped
 from app.models import ChargingSession
 from app.pagination import PageRequest
@@ -25,6 +25,7 @@ from app.services import audit, policy, pricing
 from app.services.authorization import connector_ref, read_facts, token_uid
 from app.services.context import RequestContext
 
+# What pricing reads from the copy of the tariff a session keeps (app/services/pricing.py).
 TARIFF_SNAPSHOT_FIELDS = (
     "currency",
     "price_per_kwh",
@@ -75,7 +76,11 @@ async def start_session(
             charging_group_id=facts.charging_group_id,
             charging_group_name=row[12],
             tariff_version_id=tariff.id if tariff else None,
-            tariff_snapshot=audit.snapshot(tariff, *TARIFF_SNAPSHOT_FIELDS) if tariff else None,
+            tariff_snapshot=(
+                {key: audit.json_value(getattr(tariff, key)) for key in TARIFF_SNAPSHOT_FIELDS}
+                if tariff
+                else None
+            ),
             currency=tariff.currency if tariff else None,
             decision_status=decision.status,
             decision_reason=decision.reason,
@@ -83,22 +88,14 @@ async def start_session(
             started_at=data.started_at,
         )
     )
-    await session.flush()
-    audit.record(
+    await audit.record(
         session,
         ctx,
         AuditAction.session_started,
-        EntityType.session,
-        charging_session.id,
+        charging_session,
         user_group_id=facts.user_group_id,
-        new={
-            "transaction_id": data.transaction_id,
-            "card_uid": charging_session.id_token,
-            "evse_id": charging_session.evse_id,
-            "charging_group_name": charging_session.charging_group_name,
-            "decision": decision.status,
-            "reason": decision.reason,
-        },
+        # The names this record had before it listed the whole row, kept for readers of the trail.
+        new={"card_uid": charging_session.id_token, "decision": decision.status, "reason": decision.reason},
     )
     return charging_session, True
 
@@ -144,18 +141,15 @@ async def stop_session(
         charging_session.cost = pricing.session_cost(
             charging_session.tariff_snapshot, energy, charging_session.started_at, data.stopped_at
         )
-    await session.flush()
-    audit.record(
+    await audit.record(
         session,
         ctx,
         AuditAction.session_stopped,
-        EntityType.session,
-        charging_session.id,
+        charging_session,
         user_group_id=charging_session.user_group_id,
         new={
             "transaction_id": charging_session.transaction_id,
-            "energy_kwh": energy,
-            "cost": charging_session.cost,
+            "cost": charging_session.cost,  # also without a tariff, where it stays null
             "currency": charging_session.currency,
         },
     )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.enums import AuditAction, EntityType
+from app.enums import AuditAction
 from app.errors import NotFound, TariffNotSet
 from app.models import TariffVersion
 from app.pagination import PageRequest
@@ -15,7 +15,7 @@ from app.repositories.user_groups import TariffRepository, UserGroupRepository
 from app.schemas.user_groups import TariffInput
 from app.services import audit, policy
 from app.services.context import RequestContext
-from app.services.user_groups import TARIFF_FIELDS, add_tariff_version, lock_group
+from app.services.user_groups import add_tariff_version, lock_group
 
 
 async def get_tariff(session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID) -> TariffVersion:
@@ -40,21 +40,21 @@ async def set_tariff(
     policy.can_change_tariff(group).enforce()
     tariffs = TariffRepository(session, ctx.organization_id)
     current = await tariffs.current(user_group_id)
-    old = audit.snapshot(current, *TARIFF_FIELDS) if current else None
+    # The version being replaced, as it was; its end (valid_until) shows under "previous_version".
+    old = audit.row_values(current) if current else None
     if current is not None:
         current.valid_until = datetime.now(UTC)
-        await session.flush()
+        await session.flush()  # the old version stops being current before the new one is written
     version = add_tariff_version(session, ctx, user_group_id, data)
-    await session.flush()
-    audit.record(
+    await audit.record(
         session,
         ctx,
         AuditAction.tariff_set,
-        EntityType.tariff,
-        version.id,
+        version,
         user_group_id=user_group_id,
         old=old,
-        new={**audit.snapshot(version, *TARIFF_FIELDS), "user_group_name": group.name},
+        new={"user_group_name": group.name},
+        covers={"previous_version": current} if current else None,
     )
     return version
 
@@ -65,16 +65,10 @@ async def remove_tariff(session: AsyncSession, ctx: RequestContext, user_group_i
     current = await TariffRepository(session, ctx.organization_id).current(user_group_id)
     if current is None:
         raise TariffNotSet("This user group has no tariff to remove.")
+    old = {**audit.row_values(current), "user_group_name": group.name}
     current.valid_until = datetime.now(UTC)
-    await session.flush()
-    audit.record(
-        session,
-        ctx,
-        AuditAction.tariff_removed,
-        EntityType.tariff,
-        current.id,
-        user_group_id=user_group_id,
-        old={**audit.snapshot(current, *TARIFF_FIELDS), "user_group_name": group.name},
+    await audit.record(
+        session, ctx, AuditAction.tariff_removed, current, user_group_id=user_group_id, old=old
     )
 
 

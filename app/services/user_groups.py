@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.enums import ActivationScope, AuditAction, EntityType, UserGroupStatus, UserGroupType
+from app.enums import ActivationScope, AuditAction, UserGroupStatus, UserGroupType
 from app.errors import AlreadyExists, InvalidInput, NotFound
-from app.models import AuditEvent, ChargingGroup, TariffVersion, UserGroup
+from app.models import AuditEvent, Card, ChargingGroup, TariffVersion, UserGroup
 from app.pagination import PageRequest
 from app.repositories.audit_events import AuditEventRepository
 from app.repositories.sessions import SessionRepository
@@ -25,14 +25,6 @@ from app.repositories.user_groups import (
 from app.schemas.user_groups import ActivationInput, TariffInput, UserGroupCreate
 from app.services import audit, policy
 from app.services.context import RequestContext
-
-TARIFF_FIELDS = (
-    "currency",
-    "price_per_kwh",
-    "session_fee",
-    "parking_fee_per_hour",
-    "parking_grace_minutes",
-)
 
 
 def name_key(name: str) -> str:
@@ -135,20 +127,17 @@ async def create_user_group(
     activations = ActivationRepository(session, ctx.organization_id)
     if plan.activation.scope == ActivationScope.custom:
         activations.add(group.id, plan.activation.ids)
-    audit.record(
+    await audit.record(
         session,
         ctx,
         AuditAction.user_group_created,
-        EntityType.user_group,
-        group.id,
+        group,
         user_group_id=group.id,
         new={
-            "name": group.name,
-            "type": group.type,
-            "tariff": audit.snapshot(plan.tariff, *TARIFF_FIELDS) if plan.tariff else None,
-            "activation_scope": plan.activation.scope,
+            "tariff": None,  # a first tariff's row replaces this, through `covers`
             "charging_groups": [{"id": cg.id, "name": cg.name} for cg, _ in plan.activation.charging_groups],
         },
+        covers={"tariff": tariff} if tariff else None,
     )
     await enable_access_control(session, ctx, group, plan.activation.access_control_to_enable)
     await session.flush()
@@ -185,17 +174,15 @@ async def enable_access_control(
         return
     for charging_group in charging_groups:
         charging_group.access_control = True
-    await session.flush()
     for charging_group in charging_groups:
-        audit.record(
+        await audit.record(
             session,
             ctx,
             AuditAction.charging_group_updated,
-            EntityType.charging_group,
-            charging_group.id,
+            charging_group,
             user_group_id=group.id,
-            old={"access_control": False, "name": charging_group.name},
-            new={"access_control": True, "name": charging_group.name, "because_of_user_group": group.name},
+            old={"name": charging_group.name},
+            new={"name": charging_group.name, "because_of_user_group": group.name},
         )
 
 
@@ -300,19 +287,8 @@ async def rename_user_group(
     policy.can_rename(group).enforce()
     if name != group.name:
         await _assert_name_free(UserGroupRepository(session, ctx.organization_id), name, id_)
-        old_name = group.name
         group.name, group.name_key = name, name_key(name)
-        await session.flush()
-        audit.record(
-            session,
-            ctx,
-            AuditAction.user_group_renamed,
-            EntityType.user_group,
-            id_,
-            user_group_id=id_,
-            old={"name": old_name},
-            new={"name": name},
-        )
+        await audit.record(session, ctx, AuditAction.user_group_renamed, group, user_group_id=id_)
     return await _detail(session, ctx, group)
 
 
@@ -322,22 +298,17 @@ async def delete_user_group(session: AsyncSession, ctx: RequestContext, id_: uui
         group, await SessionRepository(session, ctx.organization_id).exists_for_group(id_)
     ).enforce()
     detail = await _detail(session, ctx, group)
-    cards = CardRepository(session, ctx.organization_id)
-    await cards.delete_for_group(id_)
+    removed_cards = await CardRepository(session, ctx.organization_id).delete_for_group(id_)
     await ActivationRepository(session, ctx.organization_id).remove(id_, None)
+    # The group's row comes from the deletion itself; its cards and tariff go with it (bulk delete
+    # and ON DELETE CASCADE), so the record keeps them too: the trail outlives the group.
     old: dict[str, Any] = {
-        "name": group.name,
-        "type": group.type,
-        "status": group.status,
-        "activation_scope": group.activation_scope,
         "card_count": detail.card_count,
-        "tariff": audit.snapshot(detail.tariff, *TARIFF_FIELDS) if detail.tariff else None,
+        "cards": audit.rows_values(Card, removed_cards),
+        "tariff": audit.row_values(detail.tariff) if detail.tariff else None,
     }
     await UserGroupRepository(session, ctx.organization_id).delete(group)
-    audit.record(
-        session, ctx, AuditAction.user_group_deleted, EntityType.user_group, id_, user_group_id=id_, old=old
-    )
-    await session.flush()
+    await audit.record(session, ctx, AuditAction.user_group_deleted, group, user_group_id=id_, old=old)
 
 
 async def archive_user_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroupDetail:
@@ -356,18 +327,15 @@ async def _change_status(
     group = await lock_group(session, ctx, id_)
     archiving = status == UserGroupStatus.archived
     (policy.can_archive(group) if archiving else policy.can_restore(group)).enforce()
-    old_status = group.status
     group.status, group.archived_at = status, datetime.now(UTC) if archiving else None
-    await session.flush()
-    audit.record(
+    await audit.record(
         session,
         ctx,
         AuditAction.user_group_archived if archiving else AuditAction.user_group_restored,
-        EntityType.user_group,
-        id_,
+        group,
         user_group_id=id_,
-        old={"name": group.name, "status": old_status},
-        new={"name": group.name, "status": status},
+        old={"name": group.name},
+        new={"name": group.name},
     )
     return await _detail(session, ctx, group)
 

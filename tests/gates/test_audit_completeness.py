@@ -232,8 +232,8 @@ def test_failed_write_leaves_neither_change_nor_record(
     before = organization_state(client, world_org)
     original = audit.record
 
-    def record_then_fail(*args: Any, **kwargs: Any) -> Any:
-        original(*args, **kwargs)
+    async def record_then_fail(*args: Any, **kwargs: Any) -> Any:
+        await original(*args, **kwargs)
         raise RuntimeError("the audit writer failed after adding its record")
 
     monkeypatch.setattr(audit, "record", record_then_fail)
