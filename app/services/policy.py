@@ -158,7 +158,9 @@ def decide(facts: AuthorizationFacts, now: datetime, cache_seconds: int) -> Deci
         return Decision(status, reason, facts.user_group_id, facts.card_id, until)
 
     if not facts.access_control:
-        return answer(AuthorizationStatus.accepted, "free_charging")
+        # Anyone charges here: no user group's offer is used, so no group and no tariff, even when
+        # the card happens to belong to one (the card is still named, for the record).
+        return Decision(AuthorizationStatus.accepted, "free_charging", None, facts.card_id, cache_until)
     if facts.card_id is None:
         return answer(AuthorizationStatus.invalid, "unknown_card")
     if facts.card_blocked:

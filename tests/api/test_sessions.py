@@ -189,6 +189,72 @@ class TestGroupsSeeTheirSessions:
         assert "archive" in refused.json()["detail"]
 
 
+class TestFreeCharging:
+    """Access control off: anyone charges, no group's offer is used (SPEC section 5)."""
+
+    def test_a_guest_card_there_records_no_group_and_no_tariff(
+        self, client: TestClient, org: Org, site: dict[str, Any]
+    ) -> None:
+        free = make_site(client, org, connectors=1)
+        T0 = site["t0"]
+        started = ok(start_session(client, org, "CAFE0001", free["connectors"][0]["id"], T0.isoformat()), 201)
+        assert (started["decision_status"], started["decision_reason"], started["authorized"]) == (
+            "Accepted",
+            "free_charging",
+            True,
+        )
+        assert (started["user_group_id"], started["user_group_name"]) == (None, None)
+        assert (started["tariff_version_id"], started["tariff_snapshot"], started["currency"]) == (
+            None,
+            None,
+            None,
+        )
+        assert (started["card_id"], started["card_label"], started["id_token"]) == (
+            site["card"]["id"],
+            "Room 12",
+            "CAFE0001",
+        )
+        assert started["charging_group_id"] == free["group"]["id"]
+        stopped = ok(stop(client, org, started["id"], 10_000, T0 + timedelta(hours=2)))
+        assert (stopped["energy_kwh"], stopped["cost"], stopped["currency"]) == ("10", None, None)
+        mine = ok(
+            client.get("/v1/sessions", params={"user_group_id": site["group"]["id"]}, headers=org.auth())
+        )
+        assert mine["items"] == []
+        by_card = ok(client.get("/v1/sessions", params={"card_id": site["card"]["id"]}, headers=org.auth()))
+        assert [s["id"] for s in by_card["items"]] == [started["id"]]
+        trail = ok(client.get(f"/v1/user-groups/{site['group']['id']}/history", headers=org.auth()))
+        assert "session.started" not in {e["action"] for e in trail["items"]}
+
+    def test_the_group_has_no_session_and_can_still_be_deleted(
+        self, client: TestClient, org: Org, site: dict[str, Any]
+    ) -> None:
+        free = make_site(client, org, connectors=1)
+        started = ok(start_session(client, org, "CAFE0001", free["connectors"][0]["id"],
+                                   site["t0"].isoformat()), 201)  # fmt: skip
+        page = ok(client.get(f"/v1/user-groups/{site['group']['id']}", headers=org.auth()))
+        assert page["session_count"] == 0
+        assert page["allowed_actions"]["delete"] == {"allowed": True, "reason": None}
+        (listed,) = ok(client.get("/v1/user-groups", headers=org.auth()))["items"]
+        assert listed["counts"]["sessions"] == 0
+        ok(client.delete(f"/v1/user-groups/{site['group']['id']}", headers=org.auth()), 204)
+        kept = ok(client.get(f"/v1/sessions/{started['id']}", headers=org.auth()))
+        assert (kept["decision_reason"], kept["user_group_id"]) == ("free_charging", None)
+        assert kept["card_id"] is None, "the card went with its group; the session keeps its UID and label"
+        assert (kept["id_token"], kept["card_label"]) == ("CAFE0001", "Room 12")
+
+    def test_the_same_card_where_access_is_controlled_is_the_groups(
+        self, client: TestClient, org: Org, site: dict[str, Any]
+    ) -> None:
+        free = make_site(client, org, connectors=1)
+        T0 = site["t0"]
+        ok(start_session(client, org, "CAFE0001", free["connectors"][0]["id"], T0.isoformat()), 201)
+        ok(start_session(client, org, "CAFE0001", site["connector"]["id"], T0.isoformat()), 201)
+        page = ok(client.get(f"/v1/user-groups/{site['group']['id']}", headers=org.auth()))
+        assert page["session_count"] == 1
+        assert page["allowed_actions"]["delete"]["allowed"] is False
+
+
 class TestListAndExport:
     def test_filters(self, client: TestClient, org: Org, site: dict[str, Any]) -> None:
         T0 = site["t0"]

@@ -170,3 +170,56 @@ def test_rules_read_the_group_and_do_not_change_it() -> None:
     before = (archived.status, archived.archived_at, archived.name)
     policy.allowed_actions(archived, has_sessions=True)
     assert (archived.status, archived.archived_at, archived.name) == before
+
+
+# The authorization decision -------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def facts(access_control: bool, **card: object) -> policy.AuthorizationFacts:
+    fields: dict[str, object] = {
+        "connector_id": uuid.uuid4(),
+        "charging_group_id": uuid.uuid4(),
+        "access_control": access_control,
+        "card_id": uuid.uuid4(),
+        "card_blocked": False,
+        "card_valid_from": None,
+        "card_valid_until": None,
+        "user_group_id": uuid.uuid4(),
+        "user_group_status": UserGroupStatus.active,
+        "user_group_scope": ActivationScope.custom,
+        "active_on_charging_group": False,
+        **card,
+    }
+    return policy.AuthorizationFacts(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        {},
+        {"active_on_charging_group": True},
+        {"card_blocked": True},
+        {"card_valid_until": NOW},
+        {"user_group_status": UserGroupStatus.archived},
+        {"card_id": None, "card_blocked": None, "user_group_id": None, "user_group_status": None},
+    ],
+)
+def test_free_charging_is_no_groups_offer(card: dict[str, object]) -> None:
+    given = facts(False, **card)
+    decision = policy.decide(given, NOW, 300)
+    assert (decision.status, decision.reason, decision.ocpp16_status) == (
+        "Accepted",
+        "free_charging",
+        "Accepted",
+    )
+    assert decision.user_group_id is None
+    assert decision.card_id == given.card_id
+
+
+def test_with_access_control_the_card_decides_and_names_its_group() -> None:
+    given = facts(True, active_on_charging_group=True)
+    decision = policy.decide(given, NOW, 300)
+    assert (decision.status, decision.reason) == ("Accepted", "accepted")
+    assert (decision.user_group_id, decision.card_id) == (given.user_group_id, given.card_id)
