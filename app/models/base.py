@@ -95,7 +95,7 @@ def same_time_as(other: str) -> Callable[[DefaultExecutionContext], datetime]:
     filled first (explicitly, or by the other's default)."""
 
     def default(context: DefaultExecutionContext) -> datetime:
-        value = context.get_current_parameters().get(other)
+        value = context.get_current_parameters().get(other)  # type: ignore[no-untyped-call]
         return value if isinstance(value, datetime) else utcnow()
 
     return default
