@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path, get_route_path
+from starlette.routing import compile_path
 
 from app.errors import PROBLEM_BASE, AlreadyExists, AppError, InvalidInput, PreconditionFailed
 
@@ -145,7 +145,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route answers at this URL. Starlette's 405 names only the methods of the
     first route whose path matched, while here each method of a path is a route of its own."""
-    path = get_route_path(request.scope)
+    path, root_path = request.scope["path"], request.scope.get("root_path", "")
+    if root_path and path.startswith(root_path):  # behind a proxy prefix (uvicorn --root-path)
+        path = path[len(root_path) :]
     methods: set[str] = set()
     for context in iter_route_contexts(request.app.routes):
         if context.path and context.methods and compile_path(context.path)[0].match(path):
