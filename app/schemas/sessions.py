@@ -4,7 +4,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from app.enums import AuthorizationStatus, SessionStatus
+from app.enums import AuthorizationReason, AuthorizationStatus, Ocpp16AuthorizationStatus, SessionStatus
 from app.schemas.charging import EvseId, Identity
 from app.schemas.common import NO_CONTROL_CHARACTERS, DecimalString, Priced, Schema, UtcDateTime
 from app.schemas.user_groups import TariffSummary
@@ -54,8 +54,13 @@ class AuthorizeRequest(ConnectorSelector):
 
 class AuthorizeResponse(Schema):
     status: AuthorizationStatus = Field(description="OCPP 2.0.1 AuthorizationStatusEnumType")
-    ocpp16_status: str = Field(description="The same answer as an OCPP 1.6 AuthorizationStatus")
-    reason: str = Field(description="Why: accepted, free_charging, unknown_card, card_blocked, ...")
+    ocpp16_status: Ocpp16AuthorizationStatus = Field(
+        description="The same answer as an OCPP 1.6 AuthorizationStatus (README: the mapping)"
+    )
+    reason: AuthorizationReason = Field(
+        description="Why; each reason has one status (README: the table of reasons). `free_charging`: "
+        "access control is off, no user group is used"
+    )
     connector_id: uuid.UUID
     charging_group_id: uuid.UUID
     user_group_id: uuid.UUID | None
@@ -100,7 +105,7 @@ class SessionRead(Priced):
     charging_group_id: uuid.UUID | None
     charging_group_name: str
     decision_status: AuthorizationStatus = Field(description="The decision when the session started")
-    decision_reason: str
+    decision_reason: AuthorizationReason
     authorized: bool = Field(
         description="False: recorded although the decision refused it (e.g. offline start)"
     )

@@ -3,10 +3,17 @@
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from app.enums import ActivationScope, UserGroupStatus, UserGroupType
+from app.enums import (
+    ActivationScope,
+    AuthorizationReason,
+    AuthorizationStatus,
+    UserGroupStatus,
+    UserGroupType,
+)
 from app.errors import (
     AppError,
     Conflict,
@@ -223,3 +230,34 @@ def test_with_access_control_the_card_decides_and_names_its_group() -> None:
     decision = policy.decide(given, NOW, 300)
     assert (decision.status, decision.reason) == ("Accepted", "accepted")
     assert (decision.user_group_id, decision.card_id) == (given.user_group_id, given.card_id)
+
+
+# The README's tables of the decision are the code's ----------------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_table(first_header: str) -> list[list[str]]:
+    """The rows of the README table whose header starts with `first_header`, cells unquoted."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip().strip("`") for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_readme_lists_every_reason_with_its_statuses() -> None:
+    documented = {row[0]: (row[1], row[2]) for row in readme_table("reason")}
+    assert documented == {
+        reason.value: (status.value, policy.OCPP16_STATUS[status].value)
+        for reason, status in policy.REASON_STATUS.items()
+    }
+    assert set(policy.REASON_STATUS) == set(AuthorizationReason)
+
+
+def test_readme_maps_every_ocpp201_status_to_ocpp16() -> None:
+    documented = {row[0]: row[1] for row in readme_table("OCPP 2.0.1")}
+    assert documented == {status.value: policy.OCPP16_STATUS[status].value for status in AuthorizationStatus}
