@@ -55,6 +55,28 @@ class AuthorizationStatus(StrEnum):
     unknown = "Unknown"
 
 
+class Ocpp16AuthorizationStatus(StrEnum):
+    """OCPP 1.6 AuthorizationStatus (the values this service answers with)."""
+
+    accepted = "Accepted"
+    blocked = "Blocked"
+    expired = "Expired"
+    invalid = "Invalid"
+
+
+class AuthorizationReason(StrEnum):
+    """Why an authorization decision is what it is; each reason has one status (README table)."""
+
+    accepted = "accepted"
+    free_charging = "free_charging"
+    unknown_card = "unknown_card"
+    card_blocked = "card_blocked"
+    card_not_yet_valid = "card_not_yet_valid"
+    card_expired = "card_expired"
+    group_archived = "group_archived"
+    not_at_this_location = "not_at_this_location"
+
+
 class AuditAction(StrEnum):
     """`entity.verb`: what a history entry records."""
 

@@ -6,11 +6,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from app.errors import PROBLEM_BASE, AlreadyExists, AppError, InvalidInput, PreconditionFailed
 
@@ -133,14 +135,26 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     slug, title = HTTP_SLUGS.get(exc.status_code, (f"http-{exc.status_code}", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+        detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}."
     return problem_response(
-        request,
-        status=exc.status_code,
-        slug=slug,
-        title=title,
-        detail=detail,
-        headers=dict(exc.headers) if exc.headers else None,
+        request, status=exc.status_code, slug=slug, title=title, detail=detail, headers=headers or None
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this URL. Starlette's 405 names only the methods of the
+    first route whose path matched, while here each method of a path is a route of its own."""
+    path, root_path = request.scope["path"], request.scope.get("root_path", "")
+    if root_path and path.startswith(root_path):  # behind a proxy prefix (uvicorn --root-path)
+        path = path[len(root_path) :]
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        if context.path and context.methods and compile_path(context.path)[0].match(path):
+            methods.update(context.methods)
+    return sorted(methods)
 
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:

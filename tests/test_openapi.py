@@ -2,6 +2,14 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from app.cli import OPENAPI_PATH, openapi_document
+from app.enums import (
+    AuditAction,
+    AuthorizationReason,
+    AuthorizationStatus,
+    EntityType,
+    Ocpp16AuthorizationStatus,
+    SessionStatus,
+)
 
 
 def test_committed_openapi_document_is_current() -> None:
@@ -38,3 +46,20 @@ def test_every_route_is_in_the_document(client: TestClient) -> None:
                 assert method.lower() in document["paths"][str(context.path)], (method, context.path)
                 checked += 1
     assert checked > 40, "the route table looks empty; did the routing API change?"
+
+
+def test_statuses_reasons_and_audit_kinds_are_enums_in_the_document(client: TestClient) -> None:
+    schemas = client.app.openapi()["components"]["schemas"]  # type: ignore[attr-defined]
+
+    def enum_of(schema: str, field: str) -> list[str]:
+        reference = schemas[schema]["properties"][field]["$ref"].rsplit("/", 1)[1]
+        return schemas[reference]["enum"]  # type: ignore[no-any-return]
+
+    assert enum_of("AuthorizeResponse", "status") == [s.value for s in AuthorizationStatus]
+    assert enum_of("AuthorizeResponse", "ocpp16_status") == [s.value for s in Ocpp16AuthorizationStatus]
+    assert enum_of("AuthorizeResponse", "reason") == [r.value for r in AuthorizationReason]
+    assert enum_of("SessionRead", "decision_status") == [s.value for s in AuthorizationStatus]
+    assert enum_of("SessionRead", "decision_reason") == [r.value for r in AuthorizationReason]
+    assert enum_of("SessionRead", "status") == [s.value for s in SessionStatus]
+    assert enum_of("AuditEventRead", "action") == [a.value for a in AuditAction]
+    assert enum_of("AuditEventRead", "entity_type") == [e.value for e in EntityType]

@@ -1,12 +1,14 @@
 """Declarative base: naming convention, UUID keys, UTC timestamps, version column for ETags."""
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Dialect, Enum, MetaData, Numeric, String, TypeDecorator, Uuid
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from app.enums import EntityType
@@ -89,12 +91,27 @@ class IdMixin:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
 
 
+def same_time_as(other: str) -> Callable[[DefaultExecutionContext], datetime]:
+    """A default that takes the row's `other` timestamp when it has one, else the time now. Given to
+    both created_at and updated_at, a new row gets one timestamp for both, whichever of the two is
+    filled first (explicitly, or by the other's default)."""
+
+    def default(context: DefaultExecutionContext) -> datetime:
+        value = context.get_current_parameters().get(other)  # type: ignore[no-untyped-call]
+        return value if isinstance(value, datetime) else utcnow()
+
+    return default
+
+
 class CreatedAtMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TimestampsMixin(CreatedAtMixin):
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    """On creation, updated_at equals created_at exactly."""
+
+    created_at: Mapped[datetime] = mapped_column(default=same_time_as("updated_at"))
+    updated_at: Mapped[datetime] = mapped_column(default=same_time_as("created_at"), onupdate=utcnow)
 
 
 class VersionedMixin:

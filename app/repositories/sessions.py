@@ -5,12 +5,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, Select, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.enums import SessionStatus
 from app.models import (
     ChargingSession,
     TariffVersion,
 )
+from app.models.base import AUDITED_BULK
 from app.pagination import PageRequest
 from app.repositories.authorization import ConnectorRef, authorization_facts_statement
 from app.repositories.base import Repository
@@ -57,6 +59,23 @@ class SessionRepository(Repository[ChargingSession]):
         statement = self.base_statement().where(ChargingSession.transaction_id == transaction_id)
         found: ChargingSession | None = (await self.session.execute(statement)).scalar_one_or_none()
         return found
+
+    async def insert_once(self, **values: Any) -> ChargingSession | None:
+        """INSERT ... ON CONFLICT (organization_id, transaction_id) DO NOTHING RETURNING the row:
+        None when the transaction id is already recorded. On PostgreSQL, a concurrent uncommitted
+        insert of the same id makes this wait for that transaction; once it committed, the next
+        statement of this (READ COMMITTED) transaction sees its row."""
+        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            insert(ChargingSession)
+            .values(organization_id=self.organization_id, **values)
+            .on_conflict_do_nothing(index_elements=["organization_id", "transaction_id"])
+            .returning(ChargingSession)
+            # The service records the new row itself (app/services/sessions.py start_session).
+            .execution_options(**{AUDITED_BULK: True})
+        )
+        inserted: ChargingSession | None = (await self.session.scalars(statement)).one_or_none()
+        return inserted
 
     async def tariff_in_force(self, user_group_id: uuid.UUID, at: datetime) -> TariffVersion | None:
         statement = (

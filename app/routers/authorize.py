@@ -61,12 +61,12 @@ async def authorize_card(request: Request) -> JSONResponse:
     decision = service.decide_now(facts, request.app.state.settings.authorization_cache_seconds)
     AUTHORIZATION_DECISIONS.labels(decision.status.value).inc()
     if not decision.accepted:
-        AUTHORIZATION_REFUSALS.labels(decision.reason).inc()
+        AUTHORIZATION_REFUSALS.labels(decision.reason.value).inc()
     return JSONResponse(
         {
             "status": decision.status.value,
-            "ocpp16_status": decision.ocpp16_status,
-            "reason": decision.reason,
+            "ocpp16_status": decision.ocpp16_status.value,
+            "reason": decision.reason.value,
             "connector_id": str(facts.connector_id),
             "charging_group_id": str(facts.charging_group_id),
             "user_group_id": str(decision.user_group_id) if decision.user_group_id else None,

@@ -3,11 +3,13 @@ import io
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from app.currencies import amount_text
 from app.enums import AuthorizationStatus, SessionStatus
 from app.errors import NotFound, SessionAlreadyStopped
 from app.problems import problem_responses
@@ -17,7 +19,6 @@ from app.schemas.common import NO_CONTROL_CHARACTERS, Page
 from app.schemas.sessions import SessionRead, SessionStart, SessionStop
 from app.services import sessions as service
 from app.services.context import RequestContext
-from app.services.pricing import money_text
 
 router = APIRouter(route_class=ApiRoute, prefix="/sessions", tags=["sessions"])
 
@@ -61,9 +62,6 @@ def to_read(charging_session: Any) -> SessionRead:
                 if field != "authorized"
             },
             "authorized": charging_session.decision_status == AuthorizationStatus.accepted,
-            "cost": money_text(charging_session.cost, charging_session.currency)
-            if charging_session.cost is not None and charging_session.currency
-            else None,
         }
     )
 
@@ -153,7 +151,7 @@ async def _csv_lines(
                     s.charging_group_name, s.evse_id, s.started_at.isoformat(),
                     s.stopped_at.isoformat() if s.stopped_at else "",
                     "" if s.energy_kwh is None else format(s.energy_kwh.normalize(), "f"),
-                    "" if s.cost is None or not s.currency else money_text(s.cost, s.currency),
+                    "" if s.cost is None else amount_text(s.cost, s.currency),
                     s.currency or "",
                     _describe_tariff(s.tariff_snapshot), s.decision_status,
                 )
@@ -169,10 +167,15 @@ async def _csv_lines(
 def _describe_tariff(snapshot: dict[str, Any] | None) -> str:
     if not snapshot:
         return ""
-    parts = [f"{snapshot['currency']} {snapshot['price_per_kwh']}/kWh"]
+    currency = snapshot["currency"]
+
+    def amount(name: str) -> str:
+        return amount_text(Decimal(snapshot[name]), currency)
+
+    parts = [f"{currency} {amount('price_per_kwh')}/kWh"]
     if snapshot.get("session_fee") is not None:
-        parts.append(f"{snapshot['session_fee']}/session")
+        parts.append(f"{amount('session_fee')}/session")
     if snapshot.get("parking_fee_per_hour") is not None:
         grace = snapshot.get("parking_grace_minutes") or 0
-        parts.append(f"{snapshot['parking_fee_per_hour']}/h parking after {grace} min")
+        parts.append(f"{amount('parking_fee_per_hour')}/h parking after {grace} min")
     return " + ".join(parts)

@@ -2,13 +2,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
+from app.enums import AuditAction, EntityType
 from app.schemas.common import Schema
 
 
 class AuditEventRead(Schema):
     id: uuid.UUID
-    action: str
-    entity_type: str
+    action: AuditAction = Field(description="`entity.verb`: what the record records")
+    entity_type: EntityType
     entity_id: uuid.UUID
     user_group_id: uuid.UUID | None
     actor_api_key_id: uuid.UUID | None

@@ -3,7 +3,7 @@
 import unicodedata
 from datetime import UTC
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -12,8 +12,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     StringConstraints,
+    model_serializer,
 )
+
+from app.currencies import amount_text
 
 
 class Schema(BaseModel):
@@ -49,6 +54,29 @@ DecimalString = Annotated[
     Decimal,
     PlainSerializer(lambda value: format(value.normalize(), "f"), return_type=str, when_used="json"),
 ]
+
+
+class Priced(Schema):
+    """A schema with a `currency` and amounts in it (named in `amounts`): in JSON every amount has
+    at least the currency's minor units, as people write money (EUR `1` -> `1.00`, `0.355` stays,
+    JPY `308`). One place, so every price, fee and cost the API writes reads the same."""
+
+    amounts: ClassVar[tuple[str, ...]] = ()
+
+    # Unannotated on purpose: a return annotation would replace the model's schema in the document.
+    @model_serializer(mode="wrap")
+    def _amounts_with_minor_units(  # type: ignore[no-untyped-def]
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ):
+        data = handler(self)
+        if info.mode_is_json():
+            currency = getattr(self, "currency", None)
+            for name in self.amounts:
+                value = getattr(self, name)
+                if value is not None:
+                    data[name] = amount_text(value, currency)
+        return data
+
 
 T = TypeVar("T")
 

@@ -1,12 +1,13 @@
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from app.enums import AuthorizationStatus, SessionStatus
+from app.enums import AuthorizationReason, AuthorizationStatus, Ocpp16AuthorizationStatus, SessionStatus
 from app.schemas.charging import EvseId, Identity
-from app.schemas.common import NO_CONTROL_CHARACTERS, DecimalString, Schema, UtcDateTime
+from app.schemas.common import NO_CONTROL_CHARACTERS, DecimalString, Priced, Schema, UtcDateTime
+from app.schemas.user_groups import TariffSummary
 
 IdToken = Annotated[
     str,
@@ -53,8 +54,13 @@ class AuthorizeRequest(ConnectorSelector):
 
 class AuthorizeResponse(Schema):
     status: AuthorizationStatus = Field(description="OCPP 2.0.1 AuthorizationStatusEnumType")
-    ocpp16_status: str = Field(description="The same answer as an OCPP 1.6 AuthorizationStatus")
-    reason: str = Field(description="Why: accepted, free_charging, unknown_card, card_blocked, ...")
+    ocpp16_status: Ocpp16AuthorizationStatus = Field(
+        description="The same answer as an OCPP 1.6 AuthorizationStatus (README: the mapping)"
+    )
+    reason: AuthorizationReason = Field(
+        description="Why; each reason has one status (README: the table of reasons). `free_charging`: "
+        "access control is off, no user group is used"
+    )
     connector_id: uuid.UUID
     charging_group_id: uuid.UUID
     user_group_id: uuid.UUID | None
@@ -76,7 +82,16 @@ class SessionStop(Schema):
     stopped_at: UtcDateTime
 
 
-class SessionRead(Schema):
+class TariffSnapshot(TariffSummary):
+    """The tariff version a session is documented with, as it was when the session started."""
+
+    parking_grace_minutes: int | None
+    valid_from: datetime
+
+
+class SessionRead(Priced):
+    amounts = ("cost",)
+
     id: uuid.UUID
     transaction_id: str
     status: SessionStatus
@@ -90,16 +105,18 @@ class SessionRead(Schema):
     charging_group_id: uuid.UUID | None
     charging_group_name: str
     decision_status: AuthorizationStatus = Field(description="The decision when the session started")
-    decision_reason: str
+    decision_reason: AuthorizationReason
     authorized: bool = Field(
         description="False: recorded although the decision refused it (e.g. offline start)"
     )
     tariff_version_id: uuid.UUID | None
-    tariff_snapshot: dict[str, Any] | None
+    tariff_snapshot: TariffSnapshot | None
     meter_start_wh: int
     meter_stop_wh: int | None
     started_at: datetime
     stopped_at: datetime | None
     energy_kwh: DecimalString | None
-    cost: str | None = Field(description="Documented cost, a decimal string in the currency's minor units")
+    cost: DecimalString | None = Field(
+        description="Documented cost, rounded half-up to the currency's ISO 4217 minor unit"
+    )
     currency: str | None

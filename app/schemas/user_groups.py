@@ -13,9 +13,9 @@ from pydantic import (
     model_validator,
 )
 
-from app.currencies import current_currencies
+from app.currencies import refusal
 from app.enums import ActivationScope, UserGroupStatus, UserGroupType
-from app.schemas.common import DecimalString, Name, Schema, ShortText, UtcDateTime
+from app.schemas.common import DecimalString, Name, Priced, Schema, ShortText, UtcDateTime
 
 MAX_CARDS_PER_REQUEST = 10_000
 _UID_SEPARATORS = re.compile(r"[ :\-._]")
@@ -40,8 +40,9 @@ def _no_float(value: Any) -> Any:
 
 def _currency(value: str) -> str:
     code = value.strip().upper()
-    if code not in current_currencies():
-        raise ValueError(f"{value!r} is not an ISO 4217 currency in use")
+    problem = refusal(code)
+    if problem is not None:
+        raise ValueError(problem)
     return code
 
 
@@ -78,7 +79,12 @@ Currency = Annotated[
 # Tariff ------------------------------------------------------------------------------------
 
 
-class TariffInput(Schema):
+TARIFF_AMOUNTS = ("price_per_kwh", "session_fee", "parking_fee_per_hour")
+
+
+class TariffInput(Priced):
+    amounts = TARIFF_AMOUNTS
+
     currency: Currency
     price_per_kwh: Money
     session_fee: Money | None = None
@@ -95,7 +101,9 @@ class TariffInput(Schema):
         return value
 
 
-class TariffRead(Schema):
+class TariffRead(Priced):
+    amounts = TARIFF_AMOUNTS
+
     id: uuid.UUID = Field(description="The tariff version")
     currency: str
     price_per_kwh: DecimalString
@@ -106,7 +114,9 @@ class TariffRead(Schema):
     valid_until: datetime | None
 
 
-class TariffSummary(Schema):
+class TariffSummary(Priced):
+    amounts = TARIFF_AMOUNTS
+
     currency: str
     price_per_kwh: DecimalString
     session_fee: DecimalString | None

@@ -10,7 +10,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.enums import ActivationScope, AuthorizationStatus, UserGroupStatus
+from app.enums import (
+    ActivationScope,
+    AuthorizationReason,
+    AuthorizationStatus,
+    Ocpp16AuthorizationStatus,
+    UserGroupStatus,
+)
 from app.errors import (
     AppError,
     GroupAlreadyArchived,
@@ -104,13 +110,26 @@ def allowed_actions(group: UserGroup, has_sessions: bool) -> dict[str, Verdict]:
 
 # The authorization decision (SPEC section 5) ---------------------------------------------------
 
-OCPP16_STATUS = {
-    AuthorizationStatus.accepted: "Accepted",
-    AuthorizationStatus.blocked: "Blocked",
-    AuthorizationStatus.expired: "Expired",
-    AuthorizationStatus.invalid: "Invalid",
-    AuthorizationStatus.unknown: "Invalid",
-    AuthorizationStatus.not_at_this_location: "Invalid",
+# OCPP 1.6 knows fewer statuses: the nearest one for each (README, "Authorization decision").
+OCPP16_STATUS: dict[AuthorizationStatus, Ocpp16AuthorizationStatus] = {
+    AuthorizationStatus.accepted: Ocpp16AuthorizationStatus.accepted,
+    AuthorizationStatus.blocked: Ocpp16AuthorizationStatus.blocked,
+    AuthorizationStatus.expired: Ocpp16AuthorizationStatus.expired,
+    AuthorizationStatus.invalid: Ocpp16AuthorizationStatus.invalid,
+    AuthorizationStatus.unknown: Ocpp16AuthorizationStatus.invalid,
+    AuthorizationStatus.not_at_this_location: Ocpp16AuthorizationStatus.invalid,
+}
+
+# Each reason answers with one OCPP 2.0.1 status (SPEC section 5).
+REASON_STATUS: dict[AuthorizationReason, AuthorizationStatus] = {
+    AuthorizationReason.accepted: AuthorizationStatus.accepted,
+    AuthorizationReason.free_charging: AuthorizationStatus.accepted,
+    AuthorizationReason.unknown_card: AuthorizationStatus.invalid,
+    AuthorizationReason.card_blocked: AuthorizationStatus.blocked,
+    AuthorizationReason.card_not_yet_valid: AuthorizationStatus.expired,
+    AuthorizationReason.card_expired: AuthorizationStatus.expired,
+    AuthorizationReason.group_archived: AuthorizationStatus.invalid,
+    AuthorizationReason.not_at_this_location: AuthorizationStatus.not_at_this_location,
 }
 
 
@@ -135,7 +154,7 @@ class AuthorizationFacts:
 @dataclass(frozen=True)
 class Decision:
     status: AuthorizationStatus
-    reason: str
+    reason: AuthorizationReason
     user_group_id: uuid.UUID | None
     card_id: uuid.UUID | None
     cache_expires_at: datetime
@@ -145,7 +164,7 @@ class Decision:
         return self.status == AuthorizationStatus.accepted
 
     @property
-    def ocpp16_status(self) -> str:
+    def ocpp16_status(self) -> Ocpp16AuthorizationStatus:
         return OCPP16_STATUS[self.status]
 
 
@@ -154,24 +173,25 @@ def decide(facts: AuthorizationFacts, now: datetime, cache_seconds: int) -> Deci
     archived group, not active here, accepted."""
     cache_until = now + timedelta(seconds=cache_seconds)
 
-    def answer(status: AuthorizationStatus, reason: str, until: datetime = cache_until) -> Decision:
-        return Decision(status, reason, facts.user_group_id, facts.card_id, until)
+    def answer(reason: AuthorizationReason, until: datetime = cache_until) -> Decision:
+        return Decision(REASON_STATUS[reason], reason, facts.user_group_id, facts.card_id, until)
 
     if not facts.access_control:
-        return answer(AuthorizationStatus.accepted, "free_charging")
+        # Anyone charges here: no user group's offer is used, so no group and no tariff, even when
+        # the card happens to belong to one (the card is still named, for the record).
+        free = AuthorizationReason.free_charging
+        return Decision(REASON_STATUS[free], free, None, facts.card_id, cache_until)
     if facts.card_id is None:
-        return answer(AuthorizationStatus.invalid, "unknown_card")
+        return answer(AuthorizationReason.unknown_card)
     if facts.card_blocked:
-        return answer(AuthorizationStatus.blocked, "card_blocked")
+        return answer(AuthorizationReason.card_blocked)
     if facts.card_valid_from is not None and now < facts.card_valid_from:
-        return answer(
-            AuthorizationStatus.expired, "card_not_yet_valid", min(cache_until, facts.card_valid_from)
-        )
+        return answer(AuthorizationReason.card_not_yet_valid, min(cache_until, facts.card_valid_from))
     if facts.card_valid_until is not None and now >= facts.card_valid_until:
-        return answer(AuthorizationStatus.expired, "card_expired")
+        return answer(AuthorizationReason.card_expired)
     if facts.user_group_status == UserGroupStatus.archived:
-        return answer(AuthorizationStatus.invalid, "group_archived")
+        return answer(AuthorizationReason.group_archived)
     if facts.user_group_scope != ActivationScope.all and not facts.active_on_charging_group:
-        return answer(AuthorizationStatus.not_at_this_location, "not_at_this_location")
+        return answer(AuthorizationReason.not_at_this_location)
     until = cache_until if facts.card_valid_until is None else min(cache_until, facts.card_valid_until)
-    return answer(AuthorizationStatus.accepted, "accepted", until)
+    return answer(AuthorizationReason.accepted, until)

@@ -1,10 +1,10 @@
 """The documented cost of a session (SPEC section 6). Guests pay nothing; this is for accounting."""
 
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
-from app.currencies import minor_units
+from app.currencies import round_half_up
 
 WH_PER_KWH = Decimal(1000)
 SECONDS_PER_MINUTE = Decimal(60)
@@ -28,10 +28,4 @@ def session_cost(
         grace = Decimal(tariff.get("parking_grace_minutes") or 0)
         parked = max(Decimal(0), minutes - grace)
         cost += Decimal(tariff["parking_fee_per_hour"]) * parked / MINUTES_PER_HOUR
-    quantum = Decimal(1).scaleb(-minor_units(tariff["currency"]))
-    return cost.quantize(quantum, rounding=ROUND_HALF_UP)
-
-
-def money_text(amount: Decimal, currency: str) -> str:
-    """An amount as a decimal string with exactly the currency's minor units: `5.00`, `308`."""
-    return format(amount.quantize(Decimal(1).scaleb(-minor_units(currency))), "f")
+    return round_half_up(cost, tariff["currency"])

@@ -44,7 +44,12 @@ async def start_session(
     A session the backend reports has happened, so it is recorded even when the decision now
     refuses it (a charger may have started it offline); `decision_status` says so. The card's user
     group is locked FOR SHARE, so a concurrent delete or archive of the group waits for this
-    transaction, and one that committed first is seen here.
+    transaction, and one that committed first is seen here. Free charging (access control off) is
+    no group's session: recorded without group and tariff, the card still named.
+
+    Two starts with the same transaction_id at once: the insert is INSERT ... ON CONFLICT DO
+    NOTHING, so the second waits for the first transaction (PostgreSQL) or runs after it (SQLite
+    serializes writers), inserts nothing, and returns the first one's record.
     """
     sessions = SessionRepository(session, ctx.organization_id)
     existing = await sessions.by_transaction_id(data.transaction_id)
@@ -53,49 +58,54 @@ async def start_session(
     ref = connector_ref(data)
     facts, row = await read_facts(session, ctx, data.id_token, ref)
     if facts.user_group_id is not None:
+        # Also for free charging: deleting the group deletes the card this session names.
         await UserGroupRepository(session, ctx.organization_id).get_for_share(facts.user_group_id)
         facts, row = await read_facts(session, ctx, data.id_token, ref)  # what the lock let us see
     decision = policy.decide(facts, data.started_at, cache_seconds)
-    tariff = (
-        await sessions.tariff_in_force(facts.user_group_id, data.started_at)
-        if facts.user_group_id is not None
-        else None
+    group_id = decision.user_group_id
+    tariff = await sessions.tariff_in_force(group_id, data.started_at) if group_id is not None else None
+    charging_session = await sessions.insert_once(
+        transaction_id=data.transaction_id,
+        status=SessionStatus.active,
+        id_token=token_uid(data.id_token)[:36],
+        card_id=decision.card_id,
+        card_label=row[13],
+        user_group_id=group_id,
+        user_group_name=row[14] if group_id is not None else None,
+        connector_id=facts.connector_id,
+        evse_id=row[11],
+        charging_group_id=facts.charging_group_id,
+        charging_group_name=row[12],
+        tariff_version_id=tariff.id if tariff else None,
+        tariff_snapshot=(
+            {key: audit.json_value(getattr(tariff, key)) for key in TARIFF_SNAPSHOT_FIELDS}
+            if tariff
+            else None
+        ),
+        currency=tariff.currency if tariff else None,
+        decision_status=decision.status,
+        decision_reason=decision.reason,
+        meter_start_wh=data.meter_start_wh,
+        started_at=data.started_at,
     )
-    charging_session = sessions.add(
-        ChargingSession(
-            organization_id=ctx.organization_id,
-            transaction_id=data.transaction_id,
-            status=SessionStatus.active,
-            id_token=token_uid(data.id_token)[:36],
-            card_id=facts.card_id,
-            card_label=row[13],
-            user_group_id=facts.user_group_id,
-            user_group_name=row[14],
-            connector_id=facts.connector_id,
-            evse_id=row[11],
-            charging_group_id=facts.charging_group_id,
-            charging_group_name=row[12],
-            tariff_version_id=tariff.id if tariff else None,
-            tariff_snapshot=(
-                {key: audit.json_value(getattr(tariff, key)) for key in TARIFF_SNAPSHOT_FIELDS}
-                if tariff
-                else None
-            ),
-            currency=tariff.currency if tariff else None,
-            decision_status=decision.status,
-            decision_reason=decision.reason,
-            meter_start_wh=data.meter_start_wh,
-            started_at=data.started_at,
-        )
-    )
+    if charging_session is None:
+        recorded = await sessions.by_transaction_id(data.transaction_id)
+        assert recorded is not None, "the conflicting insert committed, so its row is visible"
+        return recorded, False
     await audit.record(
         session,
         ctx,
         AuditAction.session_started,
         charging_session,
-        user_group_id=facts.user_group_id,
-        # The names this record had before it listed the whole row, kept for readers of the trail.
-        new={"card_uid": charging_session.id_token, "decision": decision.status, "reason": decision.reason},
+        user_group_id=group_id,
+        # The row was inserted by a statement (ON CONFLICT), not by the session: all of it is new.
+        # The names this record had before it listed the whole row are kept for readers of the trail.
+        new={
+            **audit.row_values(charging_session),
+            "card_uid": charging_session.id_token,
+            "decision": decision.status,
+            "reason": decision.reason,
+        },
     )
     return charging_session, True
 

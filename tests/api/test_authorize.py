@@ -53,6 +53,18 @@ class TestDecisionTable:
             None,
         )
 
+    def test_a_guest_card_at_a_free_charging_group_uses_no_group(
+        self, client: TestClient, org: Org, setup: dict[str, Any]
+    ) -> None:
+        answer = decision(client, org, "04A2B3C4", setup["free"])
+        assert (answer["status"], answer["ocpp16_status"], answer["reason"]) == (
+            "Accepted",
+            "Accepted",
+            "free_charging",
+        )
+        assert answer["user_group_id"] is None
+        assert answer["card_id"] == setup["card"]["id"]
+
     def test_unregistered_uid_is_invalid(self, client: TestClient, org: Org, setup: dict[str, Any]) -> None:
         answer = decision(client, org, "FFFFFFFF", setup["here"])
         assert (answer["status"], answer["ocpp16_status"], answer["reason"]) == (

@@ -32,7 +32,7 @@ def test_guest_cards_from_creation_to_history(client: TestClient, org: Org) -> N
 
     # Tariff box: set the tariff the sessions are documented with.
     tariff = {"currency": "EUR", "price_per_kwh": "0.30", "session_fee": "0.50"}
-    assert ok(client.put(f"{group_url}/tariff", json=tariff, headers=operator))["price_per_kwh"] == "0.3"
+    assert ok(client.put(f"{group_url}/tariff", json=tariff, headers=operator))["price_per_kwh"] == "0.30"
 
     # Charging-groups box: activate on one more charging group and read the counts.
     ok(client.put(f"{group_url}/charging-groups/{garage['group']['id']}", headers=operator))

@@ -58,7 +58,7 @@ class TestStartAndStop:
         assert started["status"] == "active" and started["authorized"] is True
         assert started["user_group_id"] == site["group"]["id"]
         assert started["card_id"] == site["card"]["id"] and started["card_label"] == "Room 12"
-        assert started["tariff_snapshot"]["price_per_kwh"] == "0.4"
+        assert started["tariff_snapshot"]["price_per_kwh"] == "0.40"
         # 21.5 kWh x 0.40 = 8.60; + 1.00; 95 min - 30 grace = 65 min x 3.00/h = 3.25; total 12.85
         stopped = ok(stop(client, org, started["id"], 22_500, T0 + timedelta(minutes=95)))
         assert stopped["status"] == "completed"
@@ -129,6 +129,50 @@ class TestStartAndStop:
         assert client.post("/v1/sessions", json=body, headers=org.auth(Role.integration)).status_code == 404
 
 
+class TestCostInTheCurrencysMinorUnits:
+    @pytest.mark.parametrize(
+        ("currency", "price", "fee", "cost", "price_text", "fee_text"),
+        [
+            ("EUR", "0.355", "1", "3.66", "0.355", "1.00"),  # 7.5 x 0.355 + 1 = 3.6625
+            ("RSD", "12.345", "10", "102.59", "12.345", "10.00"),  # 92.5875 + 10; CLDR would say 103
+            ("JPY", "41", None, "308", "41", None),  # 307.5, half up
+            ("KWD", "0.0155", None, "0.116", "0.0155", None),  # 0.11625
+            ("IQD", "0.5", "1", "4.750", "0.500", "1.000"),  # 3.75 + 1
+        ],
+    )
+    def test_cost_and_snapshot(
+        self,
+        client: TestClient,
+        org: Org,
+        currency: str,
+        price: str,
+        fee: str | None,
+        cost: str,
+        price_text: str,
+        fee_text: str | None,
+    ) -> None:
+        charging = make_site(client, org, connectors=1)
+        tariff = {"currency": currency, "price_per_kwh": price, "session_fee": fee}
+        activation = {"scope": "custom", "charging_group_ids": [charging["group"]["id"]]}
+        group = create_user_group(client, org, tariff=tariff, activation=activation)
+        add_card(client, org, group["id"], "M0NEY")
+        t0 = datetime.now(UTC) + timedelta(seconds=1)
+        connector_id = charging["connectors"][0]["id"]
+        started = ok(start_session(client, org, "M0NEY", connector_id, t0.isoformat()), 201)
+        snapshot = started["tariff_snapshot"]
+        assert (snapshot["currency"], snapshot["price_per_kwh"], snapshot["session_fee"]) == (
+            currency,
+            price_text,
+            fee_text,
+        )
+        stopped = ok(stop(client, org, started["id"], 7_500, t0 + timedelta(minutes=5)))
+        assert (stopped["cost"], stopped["currency"]) == (cost, currency)
+        assert ok(client.get(f"/v1/sessions/{started['id']}", headers=org.auth()))["cost"] == cost
+        export = client.get("/v1/sessions/export.csv", headers=org.auth())
+        (row,) = list(csv.DictReader(io.StringIO(export.text)))
+        assert row["cost"] == cost
+
+
 class TestGroupsSeeTheirSessions:
     def test_counts_and_delete_refused(self, client: TestClient, org: Org, site: dict[str, Any]) -> None:
         T0 = site["t0"]
@@ -143,6 +187,72 @@ class TestGroupsSeeTheirSessions:
         assert refused.status_code == 409
         assert refused.json()["type"].endswith("/group-has-sessions")
         assert "archive" in refused.json()["detail"]
+
+
+class TestFreeCharging:
+    """Access control off: anyone charges, no group's offer is used (SPEC section 5)."""
+
+    def test_a_guest_card_there_records_no_group_and_no_tariff(
+        self, client: TestClient, org: Org, site: dict[str, Any]
+    ) -> None:
+        free = make_site(client, org, connectors=1)
+        T0 = site["t0"]
+        started = ok(start_session(client, org, "CAFE0001", free["connectors"][0]["id"], T0.isoformat()), 201)
+        assert (started["decision_status"], started["decision_reason"], started["authorized"]) == (
+            "Accepted",
+            "free_charging",
+            True,
+        )
+        assert (started["user_group_id"], started["user_group_name"]) == (None, None)
+        assert (started["tariff_version_id"], started["tariff_snapshot"], started["currency"]) == (
+            None,
+            None,
+            None,
+        )
+        assert (started["card_id"], started["card_label"], started["id_token"]) == (
+            site["card"]["id"],
+            "Room 12",
+            "CAFE0001",
+        )
+        assert started["charging_group_id"] == free["group"]["id"]
+        stopped = ok(stop(client, org, started["id"], 10_000, T0 + timedelta(hours=2)))
+        assert (stopped["energy_kwh"], stopped["cost"], stopped["currency"]) == ("10", None, None)
+        mine = ok(
+            client.get("/v1/sessions", params={"user_group_id": site["group"]["id"]}, headers=org.auth())
+        )
+        assert mine["items"] == []
+        by_card = ok(client.get("/v1/sessions", params={"card_id": site["card"]["id"]}, headers=org.auth()))
+        assert [s["id"] for s in by_card["items"]] == [started["id"]]
+        trail = ok(client.get(f"/v1/user-groups/{site['group']['id']}/history", headers=org.auth()))
+        assert "session.started" not in {e["action"] for e in trail["items"]}
+
+    def test_the_group_has_no_session_and_can_still_be_deleted(
+        self, client: TestClient, org: Org, site: dict[str, Any]
+    ) -> None:
+        free = make_site(client, org, connectors=1)
+        started = ok(start_session(client, org, "CAFE0001", free["connectors"][0]["id"],
+                                   site["t0"].isoformat()), 201)  # fmt: skip
+        page = ok(client.get(f"/v1/user-groups/{site['group']['id']}", headers=org.auth()))
+        assert page["session_count"] == 0
+        assert page["allowed_actions"]["delete"] == {"allowed": True, "reason": None}
+        (listed,) = ok(client.get("/v1/user-groups", headers=org.auth()))["items"]
+        assert listed["counts"]["sessions"] == 0
+        ok(client.delete(f"/v1/user-groups/{site['group']['id']}", headers=org.auth()), 204)
+        kept = ok(client.get(f"/v1/sessions/{started['id']}", headers=org.auth()))
+        assert (kept["decision_reason"], kept["user_group_id"]) == ("free_charging", None)
+        assert kept["card_id"] is None, "the card went with its group; the session keeps its UID and label"
+        assert (kept["id_token"], kept["card_label"]) == ("CAFE0001", "Room 12")
+
+    def test_the_same_card_where_access_is_controlled_is_the_groups(
+        self, client: TestClient, org: Org, site: dict[str, Any]
+    ) -> None:
+        free = make_site(client, org, connectors=1)
+        T0 = site["t0"]
+        ok(start_session(client, org, "CAFE0001", free["connectors"][0]["id"], T0.isoformat()), 201)
+        ok(start_session(client, org, "CAFE0001", site["connector"]["id"], T0.isoformat()), 201)
+        page = ok(client.get(f"/v1/user-groups/{site['group']['id']}", headers=org.auth()))
+        assert page["session_count"] == 1
+        assert page["allowed_actions"]["delete"]["allowed"] is False
 
 
 class TestListAndExport:
@@ -183,7 +293,7 @@ class TestListAndExport:
         assert (row["card_uid"], row["card_label"]) == ("CAFE0001", "Room 12")
         assert row["evse_id"] == site["connector"]["evse_id"]
         assert (row["energy_kwh"], row["cost"], row["currency"]) == ("2", "1.80", "EUR")
-        assert row["tariff"].startswith("EUR 0.4")
+        assert row["tariff"] == "EUR 0.40/kWh + 1.00/session + 3.00/h parking after 30 min"
 
     def test_other_organization_sees_nothing(
         self, client: TestClient, org: Org, other_org: Org, site: dict[str, Any]

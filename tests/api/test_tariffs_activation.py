@@ -73,9 +73,9 @@ class TestTariff:
         }
         tariff = ok(client.put(url, json=body, headers=org.auth()))
         assert tariff["currency"] == "CHF"
-        assert tariff["price_per_kwh"] == "0.3"
-        assert tariff["session_fee"] == "1"
-        assert tariff["parking_fee_per_hour"] == "2.5"
+        assert tariff["price_per_kwh"] == "0.30"
+        assert tariff["session_fee"] == "1.00"
+        assert tariff["parking_fee_per_hour"] == "2.50"
         assert tariff["parking_grace_minutes"] == 30
         assert tariff["valid_until"] is None and tariff["valid_from"]
         uuid.UUID(tariff["id"])
@@ -84,12 +84,28 @@ class TestTariff:
         assert page["tariff"] == tariff
 
     @pytest.mark.parametrize(
-        ("price", "expected"),
-        [("0", "0"), ("10", "10"), ("0.123456", "0.123456"), ("123456.5", "123456.5"), ("7", "7")],
+        ("currency", "price", "expected"),
+        [
+            ("EUR", "0", "0.00"),
+            ("EUR", "10", "10.00"),
+            ("EUR", "1E+1", "10.00"),
+            ("EUR", "0.123456", "0.123456"),
+            ("EUR", "0.355", "0.355"),
+            ("EUR", "0.350", "0.35"),
+            ("EUR", "123456.5", "123456.50"),
+            ("JPY", "308", "308"),
+            ("JPY", "41.50", "41.5"),
+            ("KWD", "1.5", "1.500"),
+            ("RSD", "7", "7.00"),
+            ("IQD", "7", "7.000"),
+            ("CLF", "0.5", "0.5000"),
+        ],
     )
-    def test_exact_decimals(self, client: TestClient, org: Org, price: str, expected: str) -> None:
+    def test_amounts_have_at_least_the_minor_units(
+        self, client: TestClient, org: Org, currency: str, price: str, expected: str
+    ) -> None:
         group = create_user_group(client, org)
-        body = {"currency": "EUR", "price_per_kwh": price}
+        body = {"currency": currency, "price_per_kwh": price}
         tariff = ok(client.put(f"/v1/user-groups/{group['id']}/tariff", json=body, headers=org.auth()))
         assert tariff["price_per_kwh"] == expected
         got = ok(client.get(f"/v1/user-groups/{group['id']}/tariff", headers=org.auth()))
@@ -99,7 +115,7 @@ class TestTariff:
         group = create_user_group(client, org)
         body = {**TARIFF, "parking_fee_per_hour": "3"}
         tariff = ok(client.put(f"/v1/user-groups/{group['id']}/tariff", json=body, headers=org.auth()))
-        assert tariff["parking_fee_per_hour"] == "3" and tariff["parking_grace_minutes"] == 0
+        assert tariff["parking_fee_per_hour"] == "3.00" and tariff["parking_grace_minutes"] == 0
         assert tariff["session_fee"] is None
 
     @pytest.mark.parametrize(
@@ -108,6 +124,9 @@ class TestTariff:
             ({"currency": "XYZ", "price_per_kwh": "0.3"}, "currency"),
             ({"currency": "EURO", "price_per_kwh": "0.3"}, "currency"),
             ({"currency": "DEM", "price_per_kwh": "0.3"}, "currency"),  # withdrawn in 2002
+            ({"currency": "XAU", "price_per_kwh": "0.3"}, "currency"),  # gold: minor unit N.A.
+            ({"currency": "XXX", "price_per_kwh": "0.3"}, "currency"),  # "no currency"
+            ({"currency": "XDR", "price_per_kwh": "0.3"}, "currency"),  # SDR: minor unit N.A.
             ({"currency": "EUR", "price_per_kwh": "-0.01"}, "price_per_kwh"),
             ({"currency": "EUR", "price_per_kwh": "0.3", "session_fee": "-1"}, "session_fee"),
             (
@@ -162,7 +181,7 @@ class TestTariff:
         latest = ok(client.put(url, json={**TARIFF, "price_per_kwh": "0.30"}, headers=org.auth()))
 
         versions = ok(client.get(f"{url}/versions", headers=org.auth()))["items"]
-        assert [v["price_per_kwh"] for v in versions] == ["0.3", "0.2", "0.1"]
+        assert [v["price_per_kwh"] for v in versions] == ["0.30", "0.20", "0.10"]
         assert len({v["id"] for v in versions}) == 3
         assert versions[0] == latest and versions[0]["valid_until"] is None
         for newer, older in itertools.pairwise(versions):

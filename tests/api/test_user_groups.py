@@ -94,7 +94,7 @@ class TestCreate:
         tariff = created["tariff"]
         assert tariff["currency"] == "EUR"
         assert tariff["price_per_kwh"] == "0.35"
-        assert tariff["session_fee"] == "1.5"
+        assert tariff["session_fee"] == "1.50"
         assert tariff["parking_fee_per_hour"] is None and tariff["valid_until"] is None
         assert get_group(client, org, created["id"])["tariff"] == tariff
 
@@ -265,8 +265,8 @@ class TestPreview:
         assert preview["tariff"] == {
             "currency": "CHF",
             "price_per_kwh": "0.35",
-            "session_fee": "1.5",
-            "parking_fee_per_hour": "2",
+            "session_fee": "1.50",
+            "parking_fee_per_hour": "2.00",
             "parking_grace_minutes": None,
         }
         assert preview["activation"] == {"scope": "custom", "charging_group_count": 2, "connector_count": 2}
@@ -311,7 +311,7 @@ class TestPreview:
         body: dict[str, Any] = {"name": "Same money", "tariff": tariff}
         preview = ok(client.post("/v1/user-groups/preview", json=body, headers=org.auth()))
         created = create_user_group(client, org, **body)
-        assert created["tariff"]["price_per_kwh"] == "0.35" and created["tariff"]["session_fee"] == "10"
+        assert created["tariff"]["price_per_kwh"] == "0.35" and created["tariff"]["session_fee"] == "10.00"
         assert preview["tariff"]["price_per_kwh"] == created["tariff"]["price_per_kwh"]
         assert preview["tariff"]["session_fee"] == created["tariff"]["session_fee"]
 
@@ -423,8 +423,8 @@ class TestList:
         assert items["Custom"]["tariff"] == {
             "currency": "EUR",
             "price_per_kwh": "0.35",
-            "session_fee": "1.5",
-            "parking_fee_per_hour": "1.2",
+            "session_fee": "1.50",
+            "parking_fee_per_hour": "1.20",
         }
         assert items["Everywhere"]["counts"] == {
             "charging_groups": 2,

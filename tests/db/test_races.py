@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from app.enums import Role
@@ -97,3 +98,55 @@ def _all(client: TestClient, org: Org, path: str) -> list[dict[str, Any]]:
         cursor = page["next_cursor"]
         if cursor is None:
             return items
+
+
+DUPLICATES = 8
+ROUNDS = 4
+
+
+@pytest.mark.parametrize("where", ["group", "free_charging", "unknown_card"])
+def test_concurrent_duplicate_starts_get_one_session(client: TestClient, org: Org, where: str) -> None:
+    """The backend retries a start while the first is still running: every copy gets the same
+    session (one 201, the others 200), never a 409 or a 500, and only one is recorded and audited."""
+    controlled = make_site(client, org, connectors=1)
+    free = make_site(client, org, connectors=1)
+    group = create_user_group(
+        client, org, activation={"scope": "custom", "charging_group_ids": [controlled["group"]["id"]]}
+    )
+    uid = f"DUP{uuid.uuid4().hex[:8].upper()}"
+    add_card(client, org, group["id"], uid)
+    site = free if where == "free_charging" else controlled
+    token = uid if where != "unknown_card" else "NOT0REGISTERED"
+
+    async def duplicates(transaction_id: str) -> list[httpx.Response]:
+        body = {
+            "transaction_id": transaction_id,
+            "id_token": token,
+            "connector_id": site["connectors"][0]["id"],
+            "meter_start_wh": 0,
+            "started_at": datetime.now(UTC).isoformat(),
+        }
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            calls = [
+                http.post("/v1/sessions", json=body, headers=org.auth(Role.integration))
+                for _ in range(DUPLICATES)
+            ]
+            return list(await asyncio.gather(*calls))
+
+    assert client.portal is not None
+    for _ in range(ROUNDS):
+        transaction_id = f"tx-{uuid.uuid4().hex}"
+        responses = client.portal.call(duplicates, transaction_id)
+        assert sorted(r.status_code for r in responses) == [200] * (DUPLICATES - 1) + [201], [
+            r.text for r in responses if r.status_code not in (200, 201)
+        ]
+        assert len({r.json()["id"] for r in responses}) == 1
+        assert len({r.headers["Location"] for r in responses}) == 1
+        recorded = ok(
+            client.get("/v1/sessions", params={"transaction_id": transaction_id}, headers=org.auth())
+        )
+        assert [s["id"] for s in recorded["items"]] == [responses[0].json()["id"]]
+        trail = ok(client.get("/v1/audit-events", params={"entity_id": recorded["items"][0]["id"]},
+                              headers=org.auth()))  # fmt: skip
+        assert [e["action"] for e in trail["items"]] == ["session.started"]

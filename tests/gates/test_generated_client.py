@@ -294,7 +294,7 @@ def play_seed_scenario(m: Any, admin: Api, backend: Api) -> None:
     # Tariff box: set the tariff the sessions are documented with.
     tariff = m.TariffInput(currency="EUR", price_per_kwh="0.30", session_fee="0.50")
     set_tariff = admin("tariffs.set_tariff", 200, "TariffRead", user_group_id=group.id, body=tariff).parsed
-    assert (set_tariff.currency, set_tariff.price_per_kwh, set_tariff.session_fee) == ("EUR", "0.3", "0.5")
+    assert (set_tariff.currency, set_tariff.price_per_kwh, set_tariff.session_fee) == ("EUR", "0.30", "0.50")
 
     # Charging-groups box: activate on one more charging group and read the counts.
     admin(
@@ -382,7 +382,7 @@ def play_seed_scenario(m: Any, admin: Api, backend: Api) -> None:
     # Restored: the same activation, tariff and cards, and the cards work again.
     restored = admin("user_groups.restore_user_group", 200, "UserGroupRead", user_group_id=group.id).parsed
     assert restored.status == m.UserGroupStatus.ACTIVE and restored.cards.count == 11
-    assert restored.activation.charging_group_count == 2 and restored.tariff.price_per_kwh == "0.3"
+    assert restored.activation.charging_group_count == 2 and restored.tariff.price_per_kwh == "0.30"
     assert authorize(lobby_connector).status == m.AuthorizationStatus.ACCEPTED
 
     # The history has every step, newest first, each readable on its own.

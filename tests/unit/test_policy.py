@@ -3,10 +3,17 @@
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from app.enums import ActivationScope, UserGroupStatus, UserGroupType
+from app.enums import (
+    ActivationScope,
+    AuthorizationReason,
+    AuthorizationStatus,
+    UserGroupStatus,
+    UserGroupType,
+)
 from app.errors import (
     AppError,
     Conflict,
@@ -170,3 +177,87 @@ def test_rules_read_the_group_and_do_not_change_it() -> None:
     before = (archived.status, archived.archived_at, archived.name)
     policy.allowed_actions(archived, has_sessions=True)
     assert (archived.status, archived.archived_at, archived.name) == before
+
+
+# The authorization decision -------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def facts(access_control: bool, **card: object) -> policy.AuthorizationFacts:
+    fields: dict[str, object] = {
+        "connector_id": uuid.uuid4(),
+        "charging_group_id": uuid.uuid4(),
+        "access_control": access_control,
+        "card_id": uuid.uuid4(),
+        "card_blocked": False,
+        "card_valid_from": None,
+        "card_valid_until": None,
+        "user_group_id": uuid.uuid4(),
+        "user_group_status": UserGroupStatus.active,
+        "user_group_scope": ActivationScope.custom,
+        "active_on_charging_group": False,
+        **card,
+    }
+    return policy.AuthorizationFacts(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        {},
+        {"active_on_charging_group": True},
+        {"card_blocked": True},
+        {"card_valid_until": NOW},
+        {"user_group_status": UserGroupStatus.archived},
+        {"card_id": None, "card_blocked": None, "user_group_id": None, "user_group_status": None},
+    ],
+)
+def test_free_charging_is_no_groups_offer(card: dict[str, object]) -> None:
+    given = facts(False, **card)
+    decision = policy.decide(given, NOW, 300)
+    assert (decision.status, decision.reason, decision.ocpp16_status) == (
+        "Accepted",
+        "free_charging",
+        "Accepted",
+    )
+    assert decision.user_group_id is None
+    assert decision.card_id == given.card_id
+
+
+def test_with_access_control_the_card_decides_and_names_its_group() -> None:
+    given = facts(True, active_on_charging_group=True)
+    decision = policy.decide(given, NOW, 300)
+    assert (decision.status, decision.reason) == ("Accepted", "accepted")
+    assert (decision.user_group_id, decision.card_id) == (given.user_group_id, given.card_id)
+
+
+# The README's tables of the decision are the code's ----------------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_table(first_header: str) -> list[list[str]]:
+    """The rows of the README table whose header starts with `first_header`, cells unquoted."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip().strip("`") for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_readme_lists_every_reason_with_its_statuses() -> None:
+    documented = {row[0]: (row[1], row[2]) for row in readme_table("reason")}
+    assert documented == {
+        reason.value: (status.value, policy.OCPP16_STATUS[status].value)
+        for reason, status in policy.REASON_STATUS.items()
+    }
+    assert set(policy.REASON_STATUS) == set(AuthorizationReason)
+
+
+def test_readme_maps_every_ocpp201_status_to_ocpp16() -> None:
+    documented = {row[0]: row[1] for row in readme_table("OCPP 2.0.1")}
+    assert documented == {status.value: policy.OCPP16_STATUS[status].value for status in AuthorizationStatus}
