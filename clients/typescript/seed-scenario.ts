@@ -144,6 +144,9 @@ equal(
     "preview counts",
 );
 equal(ok(await admin.GET("/v1/user-groups"), 200).items, [], "no group before confirming");
+const invalid = await admin.POST("/v1/user-groups", { body: { name: "" } });
+equal(invalid.response.status, 422, "an empty name");
+equal(invalid.error?.errors?.map((error) => error.field), ["name"], "the problem names the field");
 
 const requestId = `seed-${suffix()}`;
 const created = await admin.POST("/v1/user-groups", {
@@ -258,7 +261,7 @@ equal([stopped.energy_kwh, stopped.cost, stopped.currency, stopped.status], ["7"
 // Delete is refused once a session ran through the group: archive instead.
 const refused = await admin.DELETE("/v1/user-groups/{user_group_id}", { params: { path: { user_group_id: group.id } } });
 equal(refused.response.status, 409, "delete refused");
-check(refused.error !== undefined && (refused.error.detail ?? "").includes("archive"), "the problem says archive");
+check(refused.error !== undefined && refused.error.detail.includes("archive"), "the problem says archive");
 const archived = ok(
     await admin.POST("/v1/user-groups/{user_group_id}/archive", { params: { path: { user_group_id: group.id } } }),
     200,
