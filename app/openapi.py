@@ -113,10 +113,11 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     components.setdefault("parameters", {})["X-Request-ID"] = copy.deepcopy(REQUEST_ID_PARAMETER)
     resources = readable_resources(document)
     for path, method, operation in operations(document):
-        canonical_header_parameters(operation)
-        operation.setdefault("parameters", []).append({"$ref": "#/components/parameters/X-Request-ID"})
+        canonical_header_parameters(document, operation)
+        if not takes_header(document, operation, "X-Request-ID"):
+            operation.setdefault("parameters", []).append({"$ref": "#/components/parameters/X-Request-ID"})
         add_conditional_responses(document, path, method, operation)
-        add_response_headers(path, method, operation, resources)
+        add_response_headers(document, path, method, operation, resources)
     strip_request_defaults(document)
     return document
 
@@ -148,16 +149,25 @@ def readable_resources(document: dict[str, Any]) -> set[str]:
     }
 
 
-def canonical_header_parameters(operation: dict[str, Any]) -> None:
-    for parameter in operation.get("parameters", []):
+def parameter_of(document: dict[str, Any], parameter: dict[str, Any]) -> dict[str, Any]:
+    """An operation's parameter, also when it is a reference to `components/parameters`."""
+    ref = parameter.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/parameters/"):
+        found: dict[str, Any] = document["components"]["parameters"][ref.rsplit("/", 1)[1]]
+        return found
+    return parameter
+
+
+def canonical_header_parameters(document: dict[str, Any], operation: dict[str, Any]) -> None:
+    for parameter in (parameter_of(document, p) for p in operation.get("parameters", [])):
         if parameter.get("in") == "header":
             parameter["name"] = HEADER_SPELLINGS.get(parameter["name"].lower(), parameter["name"])
 
 
-def takes_header(operation: dict[str, Any], name: str) -> bool:
+def takes_header(document: dict[str, Any], operation: dict[str, Any], name: str) -> bool:
     return any(
         parameter.get("in") == "header" and parameter.get("name") == name
-        for parameter in operation.get("parameters", [])
+        for parameter in (parameter_of(document, p) for p in operation.get("parameters", []))
     )
 
 
@@ -190,13 +200,15 @@ def add_conditional_responses(
         method in ("put", "patch", "delete") or is_action_on_existing(document, path, method)
     ):
         responses.setdefault("412", copy.deepcopy(PRECONDITION_FAILED))
-    if takes_header(operation, "Idempotency-Key"):
+    if takes_header(document, operation, "Idempotency-Key"):
         responses.setdefault("409", copy.deepcopy(IDEMPOTENCY_CONFLICT))
     operation["responses"] = dict(sorted(responses.items()))
 
 
-def add_response_headers(path: str, method: str, operation: dict[str, Any], resources: set[str]) -> None:
-    idempotent = takes_header(operation, "Idempotency-Key")
+def add_response_headers(
+    document: dict[str, Any], path: str, method: str, operation: dict[str, Any], resources: set[str]
+) -> None:
+    idempotent = takes_header(document, operation, "Idempotency-Key")
     for status, response in operation["responses"].items():
         names = ["X-Request-ID"]
         if status == "304" or (status == "200" and is_json_get(path, method, operation)):
