@@ -16,6 +16,7 @@ from app.db import Database
 from app.housekeeping import run_housekeeping
 from app.logging_config import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.openapi import finish
 from app.problems import install_problem_handlers, problem_schemas
 from app.routers import api_router, ops
 from app.schemas.sessions import AuthorizeRequest
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
                 {**problem_schemas(), **extra_schemas()}
             )
-            app.openapi_schema = schema
+            app.openapi_schema = finish(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -48,11 +48,12 @@ class Problem(BaseModel):
     type: str = Field(description="Stable URI identifying the kind of problem")
     title: str
     status: int
-    detail: str | None = None
-    instance: str | None = None
-    request_id: str | None = None
+    # Always sent (problem_response fills them), so required: a generated client need not guess.
+    detail: str = Field(description="What went wrong in this case, for a human")
+    instance: str = Field(description="The request path")
+    request_id: str | None = Field(description="The request's `X-Request-ID`")
     errors: list[FieldError] | None = Field(
-        default=None, description="Each invalid field (validation problems only)"
+        default=None, description="Each invalid field (validation problems only; absent otherwise)"
     )
 
     model_config = {"extra": "allow"}
@@ -287,4 +288,7 @@ def problem_schemas() -> dict[str, Any]:
     """Component schemas referenced by the problem responses (added to the OpenAPI document)."""
     schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     definitions = schema.pop("$defs", {})
+    # `errors` is left out, not sent as null: without a default, openapi-typescript types it as
+    # optional (with one, as always present).
+    del schema["properties"]["errors"]["default"]
     return {"Problem": schema, **definitions}

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from app.errors import GroupArchived, NotFound
 from app.models import ChargingGroup
 from app.problems import problem_responses
-from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
+from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor, page_params
 from app.routers.route import ApiRoute
 from app.schemas.user_groups import ActivatedChargingGroup, ActivationInput, ActivationRead
 from app.services import activation as service
@@ -13,6 +13,10 @@ from app.services import activation as service
 router = APIRouter(
     route_class=ApiRoute, prefix="/user-groups/{user_group_id}/charging-groups", tags=["activation"]
 )
+
+# A change answers with the activation as GET without parameters shows it: a change is no list
+# operation, so it takes no `limit`/`cursor`; the next pages come from GET with `next_cursor`.
+FIRST_PAGE = page_params()
 
 
 def activated(charging_group: ChargingGroup, connector_count: int) -> ActivatedChargingGroup:
@@ -47,10 +51,10 @@ async def get_activation(
 
 @router.put("", response_model=ActivationRead, responses=problem_responses(NotFound, GroupArchived))
 async def replace_activation(
-    user_group_id: uuid.UUID, body: ActivationInput, ctx: Manager, session: Uow, page: PageParams
+    user_group_id: uuid.UUID, body: ActivationInput, ctx: Manager, session: Uow
 ) -> ActivationRead:
     """Replaces the whole activation. Charging groups it activates get access control switched on."""
-    return to_read(await service.replace_activation(session, ctx, user_group_id, body, page))
+    return to_read(await service.replace_activation(session, ctx, user_group_id, body, FIRST_PAGE))
 
 
 @router.put(
@@ -59,10 +63,10 @@ async def replace_activation(
     responses=problem_responses(NotFound, GroupArchived),
 )
 async def activate_charging_group(
-    user_group_id: uuid.UUID, charging_group_id: uuid.UUID, ctx: Manager, session: Uow, page: PageParams
+    user_group_id: uuid.UUID, charging_group_id: uuid.UUID, ctx: Manager, session: Uow
 ) -> ActivationRead:
     """Activates the group on one charging group (and switches its access control on)."""
-    view = await service.activate_charging_group(session, ctx, user_group_id, charging_group_id, page)
+    view = await service.activate_charging_group(session, ctx, user_group_id, charging_group_id, FIRST_PAGE)
     return to_read(view)
 
 
@@ -72,8 +76,8 @@ async def activate_charging_group(
     responses=problem_responses(NotFound, GroupArchived),
 )
 async def deactivate_charging_group(
-    user_group_id: uuid.UUID, charging_group_id: uuid.UUID, ctx: Manager, session: Uow, page: PageParams
+    user_group_id: uuid.UUID, charging_group_id: uuid.UUID, ctx: Manager, session: Uow
 ) -> ActivationRead:
     """Deactivates one charging group; under scope `all` the scope becomes `custom` with all the others."""
-    view = await service.deactivate_charging_group(session, ctx, user_group_id, charging_group_id, page)
+    view = await service.deactivate_charging_group(session, ctx, user_group_id, charging_group_id, FIRST_PAGE)
     return to_read(view)

@@ -27,6 +27,11 @@ Search = Annotated[
 ]
 
 
+def cards_location(user_group_id: uuid.UUID) -> str:
+    """Location of a bulk add or an import: the cards are many, so the group's card list."""
+    return f"/v1/user-groups/{user_group_id}/cards"
+
+
 def page_of(cards: list[CardRead], more: bool) -> Page[CardRead]:
     return Page(items=cards, next_cursor=next_cursor(cards, more, lambda c: c.created_at, lambda c: c.id))
 
@@ -53,10 +58,11 @@ async def add_card(
     responses=problem_responses(NotFound, CardsRejected, GroupArchived),
 )
 async def add_cards(
-    user_group_id: uuid.UUID, body: CardsBulkCreate, ctx: Manager, session: Uow
+    user_group_id: uuid.UUID, body: CardsBulkCreate, ctx: Manager, session: Uow, response: Response
 ) -> CardsAdded:
     """Adds up to 10,000 cards, all or nothing; a 422 lists every bad row."""
     added = await service.add_cards(session, ctx, user_group_id, body.cards)
+    response.headers["Location"] = cards_location(user_group_id)
     return CardsAdded(user_group_id=user_group_id, added=added)
 
 
@@ -70,6 +76,7 @@ async def import_cards(
     user_group_id: uuid.UUID,
     ctx: Manager,
     session: Uow,
+    response: Response,
     file: Annotated[
         UploadFile,
         File(
@@ -82,6 +89,7 @@ async def import_cards(
 ) -> CardsAdded:
     """CSV upload of up to 10,000 cards, all or nothing; a 422 names each bad line."""
     added = await service.import_cards_csv(session, ctx, user_group_id, await file.read())
+    response.headers["Location"] = cards_location(user_group_id)
     return CardsAdded(user_group_id=user_group_id, added=added)
 
 

@@ -210,6 +210,7 @@ class TestBulkJson:
         ]
         response = post_bulk(client, org, group["id"], rows)
         assert ok(response, 201) == {"user_group_id": group["id"], "added": 3}
+        assert response.headers["Location"] == f"/v1/user-groups/{group['id']}/cards"  # many: the list
         cards = {c["uid"]: c for c in group_cards(client, org, group["id"])}
         assert set(cards) == {"AA01", "AA02", "AA03"}
         assert cards["AA01"]["label"] == "Guest 1"
@@ -289,6 +290,7 @@ class TestCsvImport:
         ).encode()
         response = post_csv(client, org, group["id"], content)
         assert ok(response, 201) == {"user_group_id": group["id"], "added": 3}
+        assert response.headers["Location"] == f"/v1/user-groups/{group['id']}/cards"
         cards = {c["uid"]: c for c in group_cards(client, org, group["id"])}
         assert set(cards) == {"04A23B", "04A23C", "04A23D"}
         assert cards["04A23B"]["label"] == "Room 1" and cards["04A23B"]["printed_number"] == "0001"

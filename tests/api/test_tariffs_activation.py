@@ -434,6 +434,25 @@ class TestActivation:
         assert again == activation
         assert len(group_history(client, org, group["id"])) == events_before
 
+    def test_a_change_answers_with_the_first_page_and_takes_no_paging(
+        self, client: TestClient, org: Org
+    ) -> None:
+        first, second, third = (create_charging_group(client, org) for _ in range(3))
+        group = create_user_group(client, org, activation=custom(first["id"]))
+        base = f"/v1/user-groups/{group['id']}/charging-groups"
+        # `limit` is no parameter of a change: the answer is what GET without parameters shows.
+        paging = {"limit": 1}
+        put_all = {"scope": "custom", "charging_group_ids": [first["id"], second["id"], third["id"]]}
+        replaced = ok(client.put(base, params=paging, json=put_all, headers=org.auth()))
+        assert replaced == ok(client.get(base, headers=org.auth()))
+        assert len(replaced["items"]) == 3 and replaced["next_cursor"] is None
+        removed = ok(client.delete(f"{base}/{third['id']}", params=paging, headers=org.auth()))
+        assert removed == ok(client.get(base, headers=org.auth()))
+        assert {item["id"] for item in removed["items"]} == {first["id"], second["id"]}
+        added = ok(client.put(f"{base}/{third['id']}", params=paging, headers=org.auth()))
+        assert added == ok(client.get(base, headers=org.auth())) and len(added["items"]) == 3
+        assert ok(client.get(base, params=paging, headers=org.auth()))["next_cursor"] is not None
+
     def test_unknown_charging_group_is_404(self, client: TestClient, org: Org, other_org: Org) -> None:
         group = create_user_group(client, org, activation={"scope": "all"})
         foreign = create_charging_group(client, other_org)
