@@ -1,16 +1,25 @@
-"""Shared by the gates: the route table, and an organization with one of everything."""
+"""Shared by the gates: the route table, an organization with one of everything, the real server."""
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
+from app.cli import ROOT
 from app.main import create_app
 from app.settings import Settings
 from tests.factories import Org, add_card, create_user_group, make_org, make_site, ok, start_session
 
+SERVER_START_SECONDS = 20
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -121,3 +130,46 @@ def world_org(client: TestClient) -> Org:
 @pytest.fixture
 def world(client: TestClient, world_org: Org) -> dict[str, str]:
     return build_world(client, world_org)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app in its own process (uvicorn), on the already migrated test database."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited with {process.returncode}:\n{log_path.read_text()}")
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the server did not answer /healthz in {SERVER_START_SECONDS} s:\n{log_path.read_text()}"
+                )
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -15,10 +15,8 @@ import importlib
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,9 +29,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.cli import OPENAPI_PATH, ROOT
+from app.cli import OPENAPI_PATH
 from app.enums import Role
-from app.settings import Settings
 from tests.factories import Org, make_org
 
 PACKAGE = "ugs_generated_client"
@@ -46,7 +43,6 @@ HARMLESS_WARNINGS = (
     r"^Skipping Integration$",  # a post hook could not run ...
     r"^\S+ is not in PATH$",  # ... because its tool is missing
 )
-SERVER_START_SECONDS = 20
 
 
 # The generator ----------------------------------------------------------------------------------
@@ -122,52 +118,6 @@ def test_the_generator_accepts_the_document(generated: Generated) -> None:
         "openapi-python-client reports problems with openapi/openapi.json (the parts concerned are "
         "missing from the generated client):\n\n" + "\n\n".join(problems)
     )
-
-
-# The server -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real app in its own process (uvicorn), on the already migrated test database."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "LOG_LEVEL": "WARNING"}
-    command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the server did not answer /healthz in {SERVER_START_SECONDS} s:\n{log_path.read_text()}"
-                )
-            time.sleep(0.1)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 # The scenario -----------------------------------------------------------------------------------
