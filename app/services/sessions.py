@@ -65,7 +65,7 @@ async def start_session(
             organization_id=ctx.organization_id,
             transaction_id=data.transaction_id,
             status=SessionStatus.active,
-            id_token=token_uid(data.id_token)[:36],
+            id_token=token_uid(data.id_token),
             card_id=facts.card_id,
             card_label=row[13],
             user_group_id=facts.user_group_id,

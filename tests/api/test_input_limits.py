@@ -138,3 +138,14 @@ def test_a_card_validity_far_in_the_future_is_422_not_an_overflow(client: TestCl
         201,
     )
     assert latest["valid_until"].startswith("9998-12-31T23:59:59.999999")
+
+
+def test_an_unknown_token_is_recorded_in_full(client: TestClient, org: Org) -> None:
+    """Up to the input limit of 64 characters (the column once cut it at 36, silently)."""
+    site = make_site(client, org, connectors=1)
+    token = "unknown+" + "x" * 56
+    started = ok(
+        start_session(client, org, token, site["connectors"][0]["id"], datetime.now(UTC).isoformat()), 201
+    )
+    assert started["id_token"] == token
+    assert ok(client.get(f"/v1/sessions/{started['id']}", headers=org.auth()))["id_token"] == token
