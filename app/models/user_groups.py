@@ -130,7 +130,7 @@ class ChargingSession(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"))
     transaction_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
-    id_token: Mapped[str] = mapped_column(String(36))
+    id_token: Mapped[str] = mapped_column(String(64))  # as long as the input allows: never cut
     card_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("cards.id", ondelete="SET NULL"), default=None
     )

@@ -1,4 +1,4 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from app.problems import common_problem_responses
 from app.routers import (
@@ -14,8 +14,13 @@ from app.routers import (
     tariffs,
     user_groups,
 )
+from app.routers.strict_input import refuse_ambiguous_input
 
-api_router = APIRouter(prefix="/v1", responses=common_problem_responses())
+api_router = APIRouter(
+    prefix="/v1",
+    responses=common_problem_responses(),
+    dependencies=[Depends(refuse_ambiguous_input)],
+)
 # Routes are matched in order: the charge-point backend's calls (every plug-in) come first.
 for module in (
     authorize,

@@ -1,5 +1,4 @@
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -8,7 +7,7 @@ from app.enums import EntityType
 from app.routers.deps import PageParams, Reader, Uow, next_cursor
 from app.routers.route import ApiRoute
 from app.schemas.audit import AuditEventRead
-from app.schemas.common import Page
+from app.schemas.common import Page, UtcDateTime
 from app.services import audit_events as service
 
 router = APIRouter(route_class=ApiRoute, prefix="/audit-events", tags=["audit-events"])
@@ -23,8 +22,8 @@ async def list_audit_events(
     entity_id: Annotated[uuid.UUID | None, Query()] = None,
     user_group_id: Annotated[uuid.UUID | None, Query()] = None,
     actor_api_key_id: Annotated[uuid.UUID | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="Inclusive lower bound (RFC 3339)")] = None,
-    until: Annotated[datetime | None, Query(description="Exclusive upper bound (RFC 3339)")] = None,
+    since: Annotated[UtcDateTime | None, Query(description="Inclusive lower bound (RFC 3339)")] = None,
+    until: Annotated[UtcDateTime | None, Query(description="Exclusive upper bound (RFC 3339)")] = None,
 ) -> Page[AuditEventRead]:
     """The organization's whole audit trail, newest first."""
     events, more = await service.search(

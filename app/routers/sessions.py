@@ -1,21 +1,19 @@
-import csv
-import io
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from app.csv_cells import CsvWriter
 from app.currencies import amount_text
 from app.enums import AuthorizationStatus, SessionStatus
 from app.errors import NotFound, SessionAlreadyStopped
 from app.problems import problem_responses
 from app.routers.deps import InfrastructureReader, Integration, PageParams, Uow, next_cursor
 from app.routers.route import ApiRoute
-from app.schemas.common import NO_CONTROL_CHARACTERS, Page
+from app.schemas.common import NO_CONTROL_CHARACTERS, Page, UtcDateTime
 from app.schemas.sessions import SessionRead, SessionStart, SessionStop
 from app.services import sessions as service
 from app.services.context import RequestContext
@@ -35,8 +33,8 @@ def session_filters(
     connector_id: Annotated[uuid.UUID | None, Query()] = None,
     status_filter: Annotated[SessionStatus | None, Query(alias="status")] = None,
     transaction_id: Annotated[str | None, Query(max_length=64, pattern=NO_CONTROL_CHARACTERS)] = None,
-    started_from: Annotated[datetime | None, Query(description="Inclusive (RFC 3339)")] = None,
-    started_until: Annotated[datetime | None, Query(description="Exclusive (RFC 3339)")] = None,
+    started_from: Annotated[UtcDateTime | None, Query(description="Inclusive (RFC 3339)")] = None,
+    started_until: Annotated[UtcDateTime | None, Query(description="Exclusive (RFC 3339)")] = None,
 ) -> service.SessionFilters:
     return service.SessionFilters(
         user_group_id=user_group_id,
@@ -139,12 +137,13 @@ async def _csv_lines(
     request: Request, ctx: RequestContext, filters: service.SessionFilters
 ) -> AsyncIterator[str]:
     # The request's unit of work has ended when the body streams; the export reads in its own session.
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = CsvWriter()
     writer.writerow(EXPORT_COLUMNS)
     async with request.app.state.db.sessionmaker() as export_session:
         count = 0
         async for s in service.stream_sessions(export_session, ctx, filters):
+            # Text from clients (names, labels, ids) is str; numbers and times keep their types,
+            # so CsvWriter neutralizes exactly the text (README, API conventions).
             writer.writerow(
                 (
                     s.id, s.transaction_id, s.user_group_name or "", s.id_token, s.card_label or "",
@@ -154,14 +153,17 @@ async def _csv_lines(
                     "" if s.cost is None else amount_text(s.cost, s.currency),
                     s.currency or "",
                     _describe_tariff(s.tariff_snapshot), s.decision_status,
+                    s.id, s.transaction_id, s.user_group_name, s.id_token, s.card_label,
+                    s.charging_group_name, s.evse_id, s.started_at, s.stopped_at,
+                    None if s.energy_kwh is None else s.energy_kwh.normalize(),
+                    None if s.cost is None else Decimal(amount_text(s.cost, s.currency)),
+                    s.currency, _describe_tariff(s.tariff_snapshot), s.decision_status,
                 )
             )  # fmt: skip
             count += 1
             if count % 500 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue()
+                yield writer.take()
+    yield writer.take()
 
 
 def _describe_tariff(snapshot: dict[str, Any] | None) -> str:

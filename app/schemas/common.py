@@ -1,7 +1,8 @@
 """Shared schema base and reusable field types."""
 
+import re
 import unicodedata
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -9,6 +10,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -17,6 +19,7 @@ from pydantic import (
     StringConstraints,
     model_serializer,
 )
+from pydantic_core import PydanticCustomError
 
 from app.currencies import amount_text
 
@@ -47,8 +50,63 @@ NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
 WITHHELD_ON_REPLAY: dict[str, Any] = {"x-withheld-on-replay": True}
 PlainText = Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARACTERS)]
 
-# An input time: must carry a zone offset (RFC 3339), and is kept in UTC from then on.
-UtcDateTime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
+# Input times --------------------------------------------------------------------------------
+# Every date-time the API accepts (JSON bodies, query parameters, CSV cells) is this one type:
+# an RFC 3339 string with a zone offset, inside a range where the service's arithmetic (cache
+# lifetimes, validity windows, durations) cannot overflow, kept in UTC from then on.
+EARLIEST_DATETIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_DATETIME = datetime(9999, 1, 1, tzinfo=UTC)  # exclusive: a year of headroom below datetime.max
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+_NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?", re.ASCII)
+_SPACE_FOR_PLUS = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)? \d{2}:\d{2}", re.ASCII)
+_EXAMPLE = "e.g. 2026-11-01T08:00:00Z or 2026-11-01T09:00:00+01:00"
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Only RFC 3339 text reaches the parser: pydantic alone would take 1700000000 (a number,
+    or that text in a query string) as Unix seconds, and a time without offset as naive."""
+    if isinstance(value, datetime):  # built by our own code, not parsed from a request
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "datetime_rfc3339", f"must be an RFC 3339 date-time string, not a {_json_kind(value)}; {_EXAMPLE}"
+        )
+    if _RFC3339.fullmatch(value):
+        return value
+    if _SPACE_FOR_PLUS.fullmatch(value):
+        message = "the offset's '+' arrived as a space: encode it as %2B in a query string"
+    elif _NAIVE.fullmatch(value):
+        message = "needs a zone offset (Z or +hh:mm); a time without one is ambiguous"
+    else:
+        message = "is not an RFC 3339 date-time"
+    raise PydanticCustomError("datetime_rfc3339", f"{message}; {_EXAMPLE}")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "list" if isinstance(value, list) else "object" if isinstance(value, dict) else "value"
+
+
+def _in_utc_range(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:30:00+01:00 is before year 1 in UTC
+        utc = None
+    if utc is None or not EARLIEST_DATETIME <= utc < LATEST_DATETIME:
+        raise PydanticCustomError(
+            "datetime_range",
+            f"must be from {EARLIEST_DATETIME:%Y-%m-%dT%H:%M:%SZ} up to (excluding) "
+            f"{LATEST_DATETIME:%Y-%m-%dT%H:%M:%SZ}",
+        )
+    return utc
+
+
+UtcDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_utc_range)]
 
 DecimalString = Annotated[
     Decimal,

@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Self
 
 from pydantic import Field, model_validator
@@ -8,6 +8,14 @@ from app.enums import AuthorizationReason, AuthorizationStatus, Ocpp16Authorizat
 from app.schemas.charging import EvseId, Identity
 from app.schemas.common import NO_CONTROL_CHARACTERS, DecimalString, Priced, Schema, UtcDateTime
 from app.schemas.user_groups import TariffSummary
+
+# Input limits, chosen so that every accepted stop has a documented cost that fits the cost column
+# (NUMERIC(18,6): below 10^12): at most 100,000 kWh x 999,999.999999 per kWh + 999,999.999999 per
+# session + 999,999.999999 per hour x 8,784 hours is about 1.09 x 10^11. A stop beyond them is a
+# 422 that leaves the session as it was, never a failure half-way.
+MAX_METER_WH = 10**12  # a charger's cumulative register over its life
+MAX_SESSION_ENERGY_WH = 100_000_000  # 100,000 kWh: a megawatt charger running four days
+MAX_SESSION_DURATION = timedelta(days=366)
 
 IdToken = Annotated[
     str,
@@ -73,13 +81,20 @@ class SessionStart(ConnectorSelector):
         min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS, description="The backend's transaction id"
     )
     id_token: IdToken
-    meter_start_wh: int = Field(ge=0, le=10**12)
+    meter_start_wh: int = Field(ge=0, le=MAX_METER_WH, description="Meter register at the start, in Wh")
     started_at: UtcDateTime
 
 
 class SessionStop(Schema):
-    meter_stop_wh: int = Field(ge=0, le=10**12)
-    stopped_at: UtcDateTime
+    meter_stop_wh: int = Field(
+        ge=0,
+        le=MAX_METER_WH,
+        description="Meter register at the stop, in Wh: not below meter_start_wh and at most "
+        f"{MAX_SESSION_ENERGY_WH:,} Wh above it",
+    )
+    stopped_at: UtcDateTime = Field(
+        description=f"Not before started_at, and at most {MAX_SESSION_DURATION.days} days after it"
+    )
 
 
 class TariffSnapshot(TariffSummary):

@@ -96,7 +96,12 @@ class TariffInput(Priced):
     @field_validator("parking_grace_minutes")
     @classmethod
     def _grace_needs_parking_fee(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if value is not None and info.data.get("parking_fee_per_hour") is None:
+        # A fee that failed its own validation is absent from info.data: not the same as no fee.
+        if (
+            value is not None
+            and "parking_fee_per_hour" in info.data
+            and info.data["parking_fee_per_hour"] is None
+        ):
             raise ValueError("a grace period needs parking_fee_per_hour")
         return value
 

@@ -3,6 +3,7 @@
 import csv
 import io
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.csv_cells import read_cell
 from app.enums import AuditAction
 from app.errors import CardsRejected, CardUidTaken, InvalidInput, NotFound
 from app.models import Card, UserGroup
@@ -136,8 +138,9 @@ def parse_cards_csv(
     content: bytes,
 ) -> tuple[list[dict[str, Any]], list[list[str | int]], list[dict[str, Any]]]:
     """A header line naming the columns (`uid` required; also label, printed_number, valid_from,
-    valid_until, blocked), then one card per line. Returns the rows and their line numbers; the
-    rows are validated like the JSON ones, so errors name the line and the column."""
+    valid_until, blocked), each named once, then one card per line. Returns the rows and their line
+    numbers; the rows are validated like the JSON ones, so errors name the line and the column. A
+    cell neutralized against formulas (`'=...`, as our exports write it) is read back as written."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -151,9 +154,12 @@ def parse_cards_csv(
         raise _file_error(f"unreadable CSV: {error}") from error
     if "uid" not in header:
         raise _file_error("the first line must be a header naming the columns, with at least `uid`")
-    unknown = [name for name in header if name not in CSV_COLUMNS]
+    unknown = [name or "(empty)" for name in header if name not in CSV_COLUMNS]
     if unknown:
         raise _file_error(f"unknown columns: {', '.join(unknown)}; allowed: {', '.join(CSV_COLUMNS)}")
+    repeated = sorted(name for name, count in Counter(header).items() if count > 1)
+    if repeated:  # a dict row would keep only the last of them
+        raise _file_error(f"columns named more than once: {', '.join(repeated)}")
     reader.fieldnames = header
     rows: list[dict[str, Any]] = []
     locations: list[list[str | int]] = []
@@ -166,7 +172,9 @@ def parse_cards_csv(
                 line: list[str | int] = ["file", reader.line_num]
                 line_errors.append(_row_error(line, "row", "more values than columns", "extra_values"))
                 continue
-            rows.append({key: value.strip() for key, value in record.items() if value and value.strip()})
+            rows.append(
+                {key: read_cell(value.strip()) for key, value in record.items() if value and value.strip()}
+            )
             locations.append(["file", reader.line_num])
     except csv.Error as error:
         raise _file_error(f"unreadable CSV at line {reader.line_num}: {error}") from error

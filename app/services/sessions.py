@@ -20,7 +20,7 @@ __all__ = [
     "stream_sessions",
 ]
 from app.repositories.user_groups import UserGroupRepository
-from app.schemas.sessions import SessionStart, SessionStop
+from app.schemas.sessions import MAX_SESSION_DURATION, MAX_SESSION_ENERGY_WH, SessionStart, SessionStop
 from app.services import audit, policy, pricing
 from app.services.authorization import connector_ref, read_facts, token_uid
 from app.services.context import RequestContext
@@ -67,7 +67,7 @@ async def start_session(
     charging_session = await sessions.insert_once(
         transaction_id=data.transaction_id,
         status=SessionStatus.active,
-        id_token=token_uid(data.id_token)[:36],
+        id_token=token_uid(data.id_token),
         card_id=decision.card_id,
         card_label=row[13],
         user_group_id=group_id,
@@ -133,9 +133,25 @@ async def stop_session(
         errors.append(
             ("meter_stop_wh", f"must not be below meter_start_wh ({charging_session.meter_start_wh})")
         )
+    elif data.meter_stop_wh - charging_session.meter_start_wh > MAX_SESSION_ENERGY_WH:
+        errors.append(
+            (
+                "meter_stop_wh",
+                f"at most {MAX_SESSION_ENERGY_WH:,} Wh above meter_start_wh "
+                f"({charging_session.meter_start_wh})",
+            )
+        )
     if data.stopped_at < charging_session.started_at:
         errors.append(
             ("stopped_at", f"must not be before started_at ({charging_session.started_at.isoformat()})")
+        )
+    elif data.stopped_at - charging_session.started_at > MAX_SESSION_DURATION:
+        errors.append(
+            (
+                "stopped_at",
+                f"at most {MAX_SESSION_DURATION.days} days after started_at "
+                f"({charging_session.started_at.isoformat()})",
+            )
         )
     if errors:
         raise InvalidInput(

@@ -440,16 +440,19 @@ class TestActivation:
         first, second, third = (create_charging_group(client, org) for _ in range(3))
         group = create_user_group(client, org, activation=custom(first["id"]))
         base = f"/v1/user-groups/{group['id']}/charging-groups"
-        # `limit` is no parameter of a change: the answer is what GET without parameters shows.
+        # `limit` is no parameter of a change (strict input: a 422 naming it); the answer is what
+        # GET without parameters shows.
         paging = {"limit": 1}
         put_all = {"scope": "custom", "charging_group_ids": [first["id"], second["id"], third["id"]]}
-        replaced = ok(client.put(base, params=paging, json=put_all, headers=org.auth()))
+        refused = client.put(base, params=paging, json=put_all, headers=org.auth())
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "limit"
+        replaced = ok(client.put(base, json=put_all, headers=org.auth()))
         assert replaced == ok(client.get(base, headers=org.auth()))
         assert len(replaced["items"]) == 3 and replaced["next_cursor"] is None
-        removed = ok(client.delete(f"{base}/{third['id']}", params=paging, headers=org.auth()))
+        removed = ok(client.delete(f"{base}/{third['id']}", headers=org.auth()))
         assert removed == ok(client.get(base, headers=org.auth()))
         assert {item["id"] for item in removed["items"]} == {first["id"], second["id"]}
-        added = ok(client.put(f"{base}/{third['id']}", params=paging, headers=org.auth()))
+        added = ok(client.put(f"{base}/{third['id']}", headers=org.auth()))
         assert added == ok(client.get(base, headers=org.auth())) and len(added["items"]) == 3
         assert ok(client.get(base, params=paging, headers=org.auth()))["next_cursor"] is not None
 

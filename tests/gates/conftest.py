@@ -20,6 +20,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests.factories import Org, add_card, create_user_group, make_org, make_site, ok, start_session
 
+SERVER_START_SECONDS = 20
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 SERVER_START_SECONDS = 20
 

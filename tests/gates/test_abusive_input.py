@@ -43,6 +43,14 @@ def raw_bodies() -> Iterator[tuple[str, bytes, dict[str, str], tuple[int, ...]]]
     yield "control characters", b'{"name": "bell\\u0007 tab\\t"}', JSON, (422,)
     yield "zero-width and bidi controls", '{"name": "evil\u202e\u200bname"}'.encode(), JSON, (422,)
     yield "name far too long", json.dumps({"name": "x" * 100_000}).encode(), JSON, (422,)
+    yield "a key twice (one would be dropped)", b'{"name": "a", "name": "b"}', JSON, (422,)
+    yield (
+        "a key twice, nested",
+        b'{"name": "a", "tariff": {"currency": "EUR", "currency": "USD"}}',
+        JSON,
+        (422,),
+    )
+    yield "unknown field", b'{"name": "a", "nmae": "b"}', JSON, (422,)
     yield "form encoded", b"name=abc", {"Content-Type": "application/x-www-form-urlencoded"}, (415,)
     yield "XML", b"<name>abc</name>", {"Content-Type": "application/xml"}, (415,)
     yield "no content type", b'{"name": "abc"}', {"Content-Type": ""}, (415, 422)
