@@ -82,6 +82,8 @@ def log_config(settings: Settings) -> dict[str, Any]:
             "uvicorn.error": {"handlers": [], "propagate": True},
             # Our access line (app.access) has the request id, organization and key; uvicorn's not.
             "uvicorn.access": {"handlers": [], "propagate": False},
+            # One line per Alembic plugin at every `ugs migrate`; the migrations' own lines stay.
+            "alembic.runtime.plugins": {"level": "WARNING"},
         },
     }
 
