@@ -111,8 +111,8 @@ def serve(host: str, port: int, workers: int) -> None:
 
     settings = get_settings()
     created_dir: str | None = None
-    if workers > 1:
-        given = os.environ.get(metrics.MULTIPROC_DIR_ENV)
+    given = os.environ.get(metrics.MULTIPROC_DIR_ENV)
+    if workers > 1 or given:
         directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="ugs-metrics-"))
         created_dir = None if given else str(directory)
         metrics.prepare_multiprocess_dir(directory)

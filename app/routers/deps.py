@@ -34,9 +34,8 @@ async def current_context(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> RequestContext:
     raw_key = credentials.credentials if credentials else None
-    return remember_caller(
-        request, await api_key_service.authenticate(session, raw_key, request.state.request_id)
-    )
+    ctx = await api_key_service.authenticate(session, raw_key, getattr(request.state, "request_id", None))
+    return remember_caller(request, ctx)
 
 
 def ensure_role(ctx: RequestContext, allowed: frozenset[Role]) -> RequestContext:

@@ -112,15 +112,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     process.wait(timeout=10)
 
 
-def _wait_for_two_workers(server: Server) -> None:
+def _wait_for_two_workers(server: Server, without: int | None = None) -> None:
+    """Until two workers (other than `without`) have started and are alive."""
     deadline = time.monotonic() + START_SECONDS
     while True:
         if server.process.poll() is not None:
             pytest.fail(f"the server exited with {server.process.returncode}:\n" + "\n".join(server.lines()))
         started = {
-            record["pid"]
+            pid
             for record in map(json.loads, server.stdout.read_text().splitlines())
             if record["message"] == "Application startup complete."
+            and (pid := int(str(record["pid"]))) != without
+            and Path(f"/proc/{pid}").exists()
         }
         if len(started) >= 2:
             return
@@ -159,7 +162,7 @@ def test_metrics_add_up_over_the_workers(server: Server) -> None:
     assert [h for h, _ in scraped] == sorted(h for h, _ in scraped)
 
     served_by = {
-        record["pid"]
+        int(str(record["pid"]))
         for record in server.records()
         if record.get("logger") == "app.access" and record.get("path") == "/healthz"
     }
@@ -181,6 +184,21 @@ def test_metrics_add_up_over_the_workers(server: Server) -> None:
         time.sleep(0.5)
     assert re.search(r'^db_pool_connections\{state="idle"\} \d', text, flags=re.MULTILINE), text
     assert len(re.findall(r"^build_info\{.*\} 1\.0$", text, flags=re.MULTILINE)) == 1, text
+
+    # A worker killed outright: uvicorn starts another; its requests stay counted, its live
+    # gauges go (else the pool maximum would count three workers).
+    killed = min(served_by)
+    os.kill(killed, signal.SIGKILL)
+    _wait_for_two_workers(server, without=killed)
+    deadline = time.monotonic() + 30
+    while True:
+        text = httpx.get(f"{server.base_url}/metrics", timeout=30).text
+        if _value(text, "db_pool_max_connections") == 2 * status.max_connections:
+            break
+        assert time.monotonic() < deadline, text
+        time.sleep(0.5)
+    assert _value(text, healthz) == sent_healthz
+    assert _value(text, cards) == sent_cards
 
 
 def test_every_line_is_json_with_a_utc_time(server: Server) -> None:
