@@ -1,40 +1,51 @@
-"""Command line: serve | migrate | demo-data | create-org | create-api-key | export-openapi."""
+"""Command line: serve | migrate | demo-data | create-org | create-api-key | export-openapi.
+
+Heavy imports happen inside the commands: with several workers, every worker process imports
+this module again before it can answer uvicorn's start-up health check.
+"""
 
 import argparse
 import asyncio
 import json
+import os
+import shutil
 import sys
-from decimal import Decimal
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.db import Database, UnitOfWork
-from app.enums import ChargePointRole, PlugType, Role
+from app.enums import Role
 from app.errors import AppError
-from app.repositories.api_keys import find_organization_by_name
-from app.schemas.charging import ChargePointCreate, ChargingGroupCreate, ConnectorCreate
-from app.services import api_keys, charging
-from app.services.context import RequestContext
-from app.settings import get_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = ROOT / "openapi" / "openapi.json"
-DEMO_ORGANIZATION = "Demo Hotel GmbH"
+# How long uvicorn's supervisor waits for a worker to answer before it restarts it (uvicorn's
+# default, 5 s, restarts workers that are merely slow to import on a busy machine).
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
-def alembic_config(database_url: str | None = None) -> Config:
+def alembic_config(database_url: str | None = None) -> "Config":
+    from alembic.config import Config
+
+    from app.services.health import MIGRATIONS_DIR
+
     config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if database_url:
         config.attributes["database_url"] = database_url
     return config
 
 
 def migrate(database_url: str | None = None) -> None:
-    command.upgrade(alembic_config(database_url), "head")
+    from alembic import command
+
+    config = alembic_config(database_url)
+    # alembic.ini's logging is for `alembic` run by hand; here our JSON lines apply.
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, "head")
 
 
 def openapi_document() -> str:
@@ -44,6 +55,10 @@ def openapi_document() -> str:
 
 
 async def create_org(name: str) -> None:
+    from app.db import Database, UnitOfWork
+    from app.services import api_keys
+    from app.settings import get_settings
+
     db = Database(get_settings())
     try:
         async with UnitOfWork(db) as session:
@@ -54,6 +69,11 @@ async def create_org(name: str) -> None:
 
 
 async def create_key(organization_name: str, name: str, role: Role) -> None:
+    from app.db import Database, UnitOfWork
+    from app.repositories.api_keys import find_organization_by_name
+    from app.services import api_keys
+    from app.settings import get_settings
+
     db = Database(get_settings())
     try:
         async with UnitOfWork(db) as session:
@@ -68,66 +88,64 @@ async def create_key(organization_name: str, name: str, role: Role) -> None:
 
 
 async def demo_data() -> str:
-    """A demo organization with infrastructure, and a fresh admin key (printed)."""
+    """The demo organization with the seed scenario (app/demo.py), and a fresh admin key."""
+    from app import demo
+    from app.db import Database
+    from app.settings import get_settings
+
     db = Database(get_settings())
     try:
-        async with UnitOfWork(db) as session:
-            organization = await find_organization_by_name(session, DEMO_ORGANIZATION)
-            if organization is None:
-                organization = await api_keys.create_organization(session, DEMO_ORGANIZATION)
-                ctx = api_keys.system_context(organization.id, "demo-data")
-                await _demo_infrastructure(session, ctx)
-            ctx = api_keys.system_context(organization.id, "demo-data")
-            _, secret = await api_keys.create_api_key(session, ctx, "demo admin", Role.admin)
-        return secret
+        return await demo.load(db)
     finally:
         await db.dispose()
 
 
-async def _demo_infrastructure(session: AsyncSession, ctx: RequestContext) -> None:
-    sites = [
-        ("Car park P1", "Level -1"),
-        ("Hotel entrance", "Front yard"),
-        ("Staff car park", None),
-    ]
-    for site_number, (name, location) in enumerate(sites, start=1):
-        group = await charging.create_charging_group(
-            session, ctx, ChargingGroupCreate(name=name, location_label=location)
+def serve(host: str, port: int, workers: int) -> None:
+    """uvicorn with our logging for its own lines too; with several workers, metrics that add up
+    over all of them (a fresh PROMETHEUS_MULTIPROC_DIR for this start, see app/metrics.py)."""
+    import uvicorn
+
+    from app import metrics
+    from app.logging_config import log_config
+    from app.settings import get_settings
+
+    settings = get_settings()
+    created_dir: str | None = None
+    given = os.environ.get(metrics.MULTIPROC_DIR_ENV)
+    if workers > 1 or given:
+        directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="ugs-metrics-"))
+        created_dir = None if given else str(directory)
+        metrics.prepare_multiprocess_dir(directory)
+        os.environ[metrics.MULTIPROC_DIR_ENV] = str(directory)  # inherited by the workers
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,  # ours (app.access) names the request id, organization and key
+            log_config=log_config(settings),
+            proxy_headers=True,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
-        for cp_number in range(1, 3):
-            role = ChargePointRole.controller if cp_number == 1 else ChargePointRole.extender
-            charge_point = await charging.create_charge_point(
-                session,
-                ctx,
-                ChargePointCreate(
-                    charging_group_id=group.group.id,
-                    identity=f"DEMO-{site_number:02d}-{cp_number:02d}",
-                    role=role,
-                ),
-            )
-            for connector_number in range(1, 3):
-                await charging.create_connector(
-                    session,
-                    ctx,
-                    ConnectorCreate(
-                        charge_point_id=charge_point.charge_point.id,
-                        connector_number=connector_number,
-                        evse_id=f"DE*DEM*E{site_number:02d}{cp_number:02d}*{connector_number}",
-                        plug_type=PlugType.type2,
-                        max_power_kw=Decimal("11"),
-                    ),
-                )
+    finally:
+        if created_dir is not None:
+            shutil.rmtree(created_dir, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ugs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP server (uvicorn)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve_parser = commands.add_parser("serve", help="run the HTTP server (uvicorn)")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument("--workers", type=int, default=1)
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
-    commands.add_parser("demo-data", help="migrate, add demo data, print a new admin key")
+    demo_parser = commands.add_parser("demo-data", help="migrate, add demo data, print a new admin key")
+    demo_parser.add_argument(
+        "--base-url", default="http://127.0.0.1:8000", help="where the server runs (for the printed calls)"
+    )
     org = commands.add_parser("create-org", help="create an organization")
     org.add_argument("name")
     key = commands.add_parser("create-api-key", help="create an API key and print it once")
@@ -138,26 +156,23 @@ def main(argv: list[str] | None = None) -> None:
     export.add_argument("--output", type=Path, default=OPENAPI_PATH)
     export.add_argument("--check", action="store_true", help="fail if the file is stale")
     args = parser.parse_args(argv)
+    if args.command != "serve":  # uvicorn applies the same configuration itself
+        from app.logging_config import configure_logging
+        from app.settings import get_settings
+
+        configure_logging(get_settings())
 
     try:
         if args.command == "serve":
-            import uvicorn
-
-            uvicorn.run(
-                "app.main:create_app",
-                factory=True,
-                host=args.host,
-                port=args.port,
-                workers=args.workers,
-                access_log=False,
-                proxy_headers=True,
-            )
+            serve(args.host, args.port, args.workers)
         elif args.command == "migrate":
             migrate()
         elif args.command == "demo-data":
             migrate()
             secret = asyncio.run(demo_data())
-            print(f"\nDemo organization: {DEMO_ORGANIZATION}\nAdmin API key (shown once):\n{secret}\n")
+            from app import demo
+
+            print(demo.summary(args.base_url.rstrip("/"), secret))
         elif args.command == "create-org":
             asyncio.run(create_org(args.name))
         elif args.command == "create-api-key":

@@ -3,6 +3,7 @@
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from app.settings import Settings, normalize_database_url
 
@@ -98,6 +99,16 @@ def _lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
 
 
+@dataclass(frozen=True)
+class PoolStatus:
+    """The connection pool right now (for the metrics)."""
+
+    in_use: int
+    idle: int
+    waiting: int
+    max_connections: int
+
+
 class Database:
     """One engine and session factory per process (held on app.state)."""
 
@@ -113,6 +124,21 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return is_sqlite(self.url)
+
+    def pool_status(self) -> PoolStatus | None:
+        """The SQLAlchemy pool's counts; None for a pool that does not queue (in-memory SQLite)."""
+        pool = self.engine.pool
+        if not isinstance(pool, QueuePool):
+            return None
+        # Tasks blocked in the pool's queue; asyncio.Queue keeps no public count of them.
+        queue = pool._pool.__dict__.get("_queue")
+        waiting = sum(1 for waiter in getattr(queue, "_getters", ()) if not waiter.done())
+        return PoolStatus(
+            in_use=pool.checkedout(),
+            idle=pool.checkedin(),
+            waiting=waiting,
+            max_connections=pool.size() + max(pool._max_overflow, 0),
+        )
 
     async def dispose(self) -> None:
         if self._driver_pool is not None:

@@ -1,6 +1,7 @@
 """create_app(): middleware, exception handlers, routers. No logic."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from app import __doc__ as description
+from app import metrics
 from app.db import Database
 from app.housekeeping import run_housekeeping
 from app.logging_config import configure_logging
@@ -23,6 +25,9 @@ from app.schemas.sessions import AuthorizeRequest
 from app.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
+# Response headers the dashboard's JavaScript may read on a cross-origin response.
+CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After"]
+POOL_SAMPLE_SECONDS = 1.0
 
 
 def operation_id(route: APIRoute) -> str:
@@ -35,18 +40,35 @@ def extra_schemas() -> dict[str, Any]:
     return {"AuthorizeRequest": schema, **schema.pop("$defs", {})}
 
 
+async def _sample_pool(db: Database) -> None:
+    """With several workers a scrape reaches one of them; the others' pool gauges come from
+    their files, so each worker keeps them fresh."""
+    while True:
+        metrics.record_pool(db.pool_status())
+        await asyncio.sleep(POOL_SAMPLE_SECONDS)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    metrics.publish_build_info()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         housekeeping = asyncio.create_task(
             run_housekeeping(app.state.db, settings.idempotency_purge_interval_seconds)
         )
-        yield
-        housekeeping.cancel()
-        await app.state.db.dispose()
+        sampler = asyncio.create_task(_sample_pool(app.state.db)) if metrics.multiprocess_dir() else None
+        try:
+            yield
+        finally:
+            for task in (housekeeping, sampler):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            metrics.worker_stopped()
+            await app.state.db.dispose()
 
     app: FastAPI = FastAPIOffline(
         title="User groups service",
@@ -55,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
         favicon_url="data:,",
+        redoc_url=None,  # ours, in app/routers/ops.py: without the remote logo
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
     )
     app.state.settings = settings
     app.state.db = Database(settings)
@@ -70,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag", "Location", "X-Request-ID"],
+            expose_headers=CORS_EXPOSED_HEADERS,
         )
     app.add_middleware(RequestContextMiddleware)
 

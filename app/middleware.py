@@ -4,31 +4,25 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
-from prometheus_client import Counter, Histogram
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.logging_config import current_request_id
+from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from app.problems import problem_response
+from app.services.context import RequestContext
 
 access_logger = logging.getLogger("app.access")
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
-HTTP_REQUESTS = Counter(
-    "http_requests_total",
-    "HTTP requests by route template and status",
-    ["method", "route", "status"],
-)
-HTTP_LATENCY = Histogram(
-    "http_request_duration_seconds",
-    "HTTP request latency by route template",
-    ["method", "route"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
+# The authenticated caller, put on the request state by the auth dependency for the access log.
+CALLER_STATE_KEY = "caller"
 
 JSON_TYPES = ("application/json",)
 BODY_TYPES_ALLOWED = ("application/json", "multipart/form-data", "text/csv")
@@ -46,7 +40,9 @@ class RequestContextMiddleware:
             return
         incoming = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        token = current_request_id.set(request_id)
         started = time.perf_counter()
         status_code = 500
 
@@ -60,25 +56,40 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_request_id)
         finally:
-            elapsed = time.perf_counter() - started
-            route = _route_template(scope)
-            method = scope["method"]
-            HTTP_REQUESTS.labels(method, route, str(status_code)).inc()
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
-            access_logger.info(
-                "%s %s %s",
-                method,
-                scope["path"],
-                status_code,
-                extra={
-                    "request_id": request_id,
-                    "method": method,
-                    "path": scope["path"],
-                    "route": route,
-                    "status": status_code,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            self._finish(scope, state, started, status_code)
+            current_request_id.reset(token)
+
+    @staticmethod
+    def _finish(scope: Scope, state: dict[str, Any], started: float, status_code: int) -> None:
+        elapsed = time.perf_counter() - started
+        route = _route_template(scope)
+        method = scope["method"]
+        HTTP_REQUESTS.labels(method, route, str(status_code)).inc()
+        HTTP_LATENCY.labels(method, route).observe(elapsed)
+        caller = state.get(CALLER_STATE_KEY)
+        access_logger.info(
+            "%s %s %s",
+            method,
+            scope["path"],
+            status_code,
+            extra={
+                "request_id": state["request_id"],
+                "method": method,
+                "path": scope["path"],
+                "route": route,
+                "status": status_code,
+                "duration_ms": round(elapsed * 1000, 2),
+                # Who called (never the key itself): set once the API key is verified.
+                "organization_id": str(caller.organization_id) if caller else None,
+                "api_key_id": str(caller.api_key_id) if caller and caller.api_key_id else None,
+            },
+        )
+
+
+def remember_caller(request: Request, ctx: RequestContext) -> RequestContext:
+    """Called where the API key is verified, so the access line can name the organization and key."""
+    setattr(request.state, CALLER_STATE_KEY, ctx)
+    return ctx
 
 
 class BodyLimitMiddleware:
@@ -139,11 +150,9 @@ def _is_allowed_media_type(media_type: str) -> bool:
 
 
 def _route_template(scope: Scope) -> str:
-    """The matched path with its parameters put back as `{name}`
-    (`/v1/charging-groups/{charging_group_id}`), so metrics get one series per route, not per id."""
-    if scope.get("route") is None:
-        return "unmatched"
-    path: str = scope["path"]
-    for name, value in scope.get("path_params", {}).items():
-        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
-    return path
+    """The template of the matched route, prefix included (`/v1/cards/{card_id}`), so metrics get
+    one series per route, not per id. FastAPI keeps an included router's route as it was declared
+    (`/cards/{card_id}`, no `/v1`) and records the route with its prefix beside it in the scope."""
+    effective = scope.get("fastapi", {}).get("effective_route_context")
+    template = getattr(effective, "path_format", None) or getattr(scope.get("route"), "path_format", None)
+    return template if isinstance(template, str) else "unmatched"

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# One command: install, migrate the SQLite database, add demo data, print an admin key, serve.
+# One command: install what serving needs, migrate the SQLite database (data/user_groups.db), add
+# the demo data, print a demo admin key and a ready-to-paste authorize call, then serve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh
-.venv/bin/ugs demo-data
-exec .venv/bin/ugs serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+url_host="$HOST"
+if [ "$HOST" = "0.0.0.0" ] || [ "$HOST" = "::" ]; then url_host=127.0.0.1; fi
+scripts/bootstrap.sh --runtime
+.venv/bin/ugs demo-data --base-url "http://${url_host}:${PORT}"
+exec .venv/bin/ugs serve --host "$HOST" --port "$PORT"

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from app.errors import NotFound
 from app.metrics import AUTHORIZATION_DECISIONS, AUTHORIZATION_REFUSALS
+from app.middleware import remember_caller
 from app.problems import problem_responses
 from app.routers.deps import BACKEND_ROLES, ensure_role
 from app.routers.route import ApiRoute, side_effect_free
@@ -53,7 +54,7 @@ async def authorize_card(request: Request) -> JSONResponse:
     ctx, facts = await service.authenticate_and_read_facts(
         request.app.state.db, bearer_key(request), getattr(request.state, "request_id", None), body
     )
-    ensure_role(ctx, BACKEND_ROLES)
+    ensure_role(remember_caller(request, ctx), BACKEND_ROLES)
     if errors:
         raise RequestValidationError(errors)
     if facts is None:

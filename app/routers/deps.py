@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import unit_of_work
 from app.enums import Role
 from app.errors import Forbidden
+from app.middleware import remember_caller
 from app.pagination import InvalidCursor, PageRequest, decode_cursor, encode_cursor
 from app.schemas.common import NO_CONTROL_CHARACTERS
 from app.services import api_keys as api_key_service
@@ -29,7 +30,8 @@ async def current_context(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> RequestContext:
     raw_key = credentials.credentials if credentials else None
-    return await api_key_service.authenticate(session, raw_key, getattr(request.state, "request_id", None))
+    ctx = await api_key_service.authenticate(session, raw_key, getattr(request.state, "request_id", None))
+    return remember_caller(request, ctx)
 
 
 def ensure_role(ctx: RequestContext, allowed: frozenset[Role]) -> RequestContext:
