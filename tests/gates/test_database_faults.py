@@ -10,9 +10,12 @@ app must recover by itself when the proxy is healed: no restart.
 test_audit_completeness.py::test_failed_write_leaves_neither_change_nor_record.)
 """
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -123,3 +126,98 @@ def test_a_write_during_an_outage_stores_nothing(
     assert recovered.status_code == 200
     assert "during outage" not in recovered.text
     assert "during outage" not in client.get("/v1/charging-groups", headers=org.auth()).text
+
+
+class TableLock:
+    """Another session holds an ACCESS EXCLUSIVE lock on a table until released: statements that
+    read the table wait, as behind a long migration or a stuck transaction."""
+
+    def __init__(self, database_url: str, table: str) -> None:
+        self.dsn = normalize_database_url(database_url).replace("postgresql+asyncpg://", "postgresql://")
+        self.table = table
+        self.locked = threading.Event()
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._hold()), daemon=True)
+
+    async def _hold(self) -> None:
+        import asyncpg  # type: ignore[import-untyped]
+
+        connection = await asyncpg.connect(self.dsn)
+        try:
+            async with connection.transaction():
+                await connection.execute(f'LOCK TABLE "{self.table}" IN ACCESS EXCLUSIVE MODE')
+                self.locked.set()
+                while not self.release.is_set():
+                    await asyncio.sleep(0.05)
+        finally:
+            await connection.close()
+
+    def __enter__(self) -> "TableLock":
+        self.thread.start()
+        assert self.locked.wait(10), "could not take the lock"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release.set()
+        self.thread.join(timeout=10)
+
+
+@contextmanager
+def app_on(database_url: str, **settings: Any) -> Iterator[TestClient]:
+    app = create_app(Settings(database_url=database_url, log_level="ERROR", **settings))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def assert_503(response: Any, elapsed: float, bound: float) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"].isdigit()
+    assert response.json()["type"].endswith("/service-unavailable")
+    assert elapsed < bound + SLACK_SECONDS, f"answered after {elapsed:.2f} s"
+
+
+@pytest.mark.parametrize(
+    ("limits", "bound"),
+    [
+        ({"db_statement_timeout_ms": 300, "db_request_timeout_seconds": 5}, 0.3),  # the server's 57014
+        ({"db_statement_timeout_ms": 10_000, "db_request_timeout_seconds": 0.5}, 0.5),  # ours
+    ],
+    ids=["statement_timeout", "request_timeout"],
+)
+def test_a_statement_that_waits_too_long_is_a_503(
+    database_url: str, world: dict[str, str], world_org: Org, limits: dict[str, Any], bound: float
+) -> None:
+    body = {"id_token": "04A1B2C3D4", "connector_id": world["connector_id"]}
+    with app_on(database_url, **limits) as app_client:
+        assert app_client.get("/v1/cards", headers=world_org.auth()).status_code == 200
+        with TableLock(database_url, "cards"):
+            for method, path, json in (("GET", "/v1/cards", None), ("POST", "/v1/authorize", body)):
+                started = time.monotonic()
+                response = app_client.request(method, path, json=json, headers=world_org.auth())
+                assert_503(response, time.monotonic() - started, bound)
+        assert app_client.get("/v1/cards", headers=world_org.auth()).status_code == 200
+        assert app_client.post("/v1/authorize", json=body, headers=world_org.auth()).status_code == 200
+
+
+def test_no_free_connection_in_time_is_a_503(database_url: str, world_org: Org) -> None:
+    """One connection in the pool, held by a request stuck behind a lock: the next request waits
+    for it no longer than DB_POOL_TIMEOUT_SECONDS."""
+    limits = {
+        "db_pool_size": 1,
+        "db_max_overflow": 0,
+        "db_pool_timeout_seconds": 0.3,
+        "db_request_timeout_seconds": 2.0,
+    }
+    with app_on(database_url, **limits) as app_client, TableLock(database_url, "cards"):
+
+        def timed_list(path: str) -> tuple[Any, float]:
+            started = time.monotonic()
+            response = app_client.get(path, headers=world_org.auth())
+            return response, time.monotonic() - started
+
+        with ThreadPoolExecutor(max_workers=2) as executor:
+            stuck = executor.submit(timed_list, "/v1/cards")
+            time.sleep(0.2)
+            waiting = executor.submit(timed_list, "/v1/charging-groups")
+            assert_503(*waiting.result(), 0.3)
+            assert_503(*stuck.result(), 2.0)
