@@ -1,11 +1,13 @@
 """Engine, sessions and the unit of work: the only place that commits."""
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import Request
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_, greenlet_spawn
 
 from app.settings import Settings, normalize_database_url
 
@@ -122,8 +125,10 @@ def is_database_unavailable(error: BaseException) -> bool:
             or "database is locked" in str(current)
         ):
             return True
-        if type(current).__name__ == "ConnectionDoesNotExistError":  # asyncpg: closed mid-statement
-            return True
+        if isinstance(current, asyncpg.exceptions.ConnectionDoesNotExistError) or (
+            isinstance(current, asyncpg.exceptions.InterfaceError) and "connection is closed" in str(current)
+        ):
+            return True  # the server or the network closed the connection
         orig = current.orig if isinstance(current, sa_exc.DBAPIError) else None
         current = orig if isinstance(orig, BaseException) else current.__cause__
     return False
@@ -188,6 +193,10 @@ class Database:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite: sqlite3.Connection | None = None
+        # The hot path holds at most DB_POOL_SIZE connections at once: past that the pool would
+        # open overflow connections and close them again on return (SQLAlchemy's QueuePool keeps
+        # only DB_POOL_SIZE idle), a new PostgreSQL backend per burst. Overflow is for the others.
+        self._hot_path_slots = asyncio.Semaphore(settings.db_pool_size)
 
     @property
     def is_sqlite(self) -> bool:
@@ -214,16 +223,26 @@ class Database:
         """One read on the driver connection of a connection borrowed from the engine's pool: the
         same connections as the sessions use, so one budget (DB_POOL_SIZE + DB_MAX_OVERFLOW).
         No transaction is begun, so giving it back costs nothing (the pool's rollback-on-return
-        has nothing to roll back and sends nothing)."""
+        has nothing to roll back and sends nothing). Checkout, read and return run in one
+        greenlet, as SQLAlchemy's own calls do: the pool may need to close a connection on return."""
+        if self._hot_path_slots.locked():  # only a wait needs the (costlier) timeout around it
+            async with asyncio.timeout(self.engine.pool.timeout()):  # type: ignore[attr-defined]
+                await self._hot_path_slots.acquire()
+        else:
+            await self._hot_path_slots.acquire()
+        token = _SKIP_CHECKOUT_PING.set(True)
+        try:
+            return await greenlet_spawn(self._fetchrow_on_pooled_connection, sql, parameters)
+        finally:
+            _SKIP_CHECKOUT_PING.reset(token)
+            self._hot_path_slots.release()
+
+    def _fetchrow_on_pooled_connection(self, sql: str, parameters: list[Any]) -> Any:
         for attempt in (1, 2):
-            token = _SKIP_CHECKOUT_PING.set(True)
-            try:
-                pooled = await self.engine.raw_connection()
-            finally:
-                _SKIP_CHECKOUT_PING.reset(token)
+            pooled = self.engine.sync_engine.raw_connection()
             driver: Any = pooled.driver_connection
             try:
-                row = await driver.fetchrow(sql, *parameters)
+                row = await_(driver.fetchrow(sql, *parameters))
             except Exception as error:
                 stale = driver.is_closed()
                 # A dead connection or one left mid-statement is never given back to the pool.

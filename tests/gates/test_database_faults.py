@@ -221,3 +221,18 @@ def test_no_free_connection_in_time_is_a_503(database_url: str, world_org: Org) 
             waiting = executor.submit(timed_list, "/v1/charging-groups")
             assert_503(*waiting.result(), 0.3)
             assert_503(*stuck.result(), 2.0)
+
+
+def test_the_first_requests_after_a_restart_succeed(
+    app_client: TestClient, proxy: PostgresProxy, world: dict[str, str], world_org: Org
+) -> None:
+    """A restart drops every pooled connection while it is idle. Sessions ping a connection before
+    use and the authorize hot path retries its read once on a new one, so no client sees it."""
+    body = {"id_token": "04A1B2C3D4", "connector_id": world["connector_id"]}
+    for _ in range(2):
+        assert app_client.post("/v1/authorize", json=body, headers=world_org.auth()).status_code == 200
+        assert app_client.get("/v1/cards", headers=world_org.auth()).status_code == 200
+        proxy.set_mode("refuse")  # every open session cut, as by a restart ...
+        proxy.set_mode("forward")  # ... and the server is back at once
+        assert app_client.post("/v1/authorize", json=body, headers=world_org.auth()).status_code == 200
+        assert app_client.get("/v1/cards", headers=world_org.auth()).status_code == 200
