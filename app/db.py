@@ -2,14 +2,12 @@
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from fastapi import Request
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
@@ -25,10 +23,6 @@ from sqlalchemy.util import await_, greenlet_spawn
 
 from app.settings import Settings, normalize_database_url
 
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# A request made by the route class inside another request's transaction (If-Match reads the
-# target there) carries that transaction's session in its scope state under this name.
-SHARED_SESSION_STATE = "shared_session"
 APPLICATION_NAME = "user-groups-service"
 
 # SQLSTATEs that mean "the server cannot serve now, try again": admin_shutdown, crash_shutdown,
@@ -237,16 +231,12 @@ class Database:
             self._sqlite = None
         await self.engine.dispose()
 
-    async def fetch_first(
-        self, statement: "DriverStatement", values: dict[str, Any]
-    ) -> tuple[Any, ...] | None:
-        parameters = statement.parameters(values)
+    async def fetch_raw(self, sql: str, parameters: list[Any]) -> Any:
+        """One row of a read run on the driver (app/repositories/driver.py), None when none."""
         if self.is_sqlite:
             # A local file: a microsecond read, cheaper in the event loop than a thread hop.
-            raw = self._sqlite_connection().execute(statement.sql, parameters).fetchone()
-        else:
-            raw = await self._fetchrow(statement.sql, parameters)
-        return statement.row(raw)
+            return self._sqlite_connection().execute(sql, parameters).fetchone()
+        return await self._fetchrow(sql, parameters)
 
     async def _fetchrow(self, sql: str, parameters: list[Any]) -> Any:
         """One read on the driver connection of a connection borrowed from the engine's pool: the
@@ -306,36 +296,17 @@ async def open_session(db: Database, *, write: bool) -> AsyncSession:
     return session
 
 
-async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: commit on success, roll back on any exception.
-
-    Declared with scope="function" so the commit happens before the response is sent.
-    """
-    shared: AsyncSession | None = getattr(request.state, SHARED_SESSION_STATE, None)
-    if shared is not None:
-        yield shared  # the owning request commits or rolls back
-        return
-    db: Database = request.app.state.db
-    session = await open_session(db, write=request.method in WRITE_METHODS)
-    try:
-        yield session
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
-    finally:
-        await session.close()
-
-
 class UnitOfWork:
-    """The same unit of work for code outside a request (CLI, demo data)."""
+    """One transaction: commit on success, roll back on any exception. The only place that
+    commits: each request's (app/routers/deps.py::unit_of_work), the CLI's, the demo data's."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, write: bool = True) -> None:
         self.db = db
+        self.write = write
         self.session: AsyncSession | None = None
 
     async def __aenter__(self) -> AsyncSession:
-        self.session = await open_session(self.db, write=True)
+        self.session = await open_session(self.db, write=self.write)
         return self.session
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -347,38 +318,3 @@ class UnitOfWork:
                 await self.session.rollback()
         finally:
             await self.session.close()
-
-
-class DriverStatement:
-    """A read compiled once for this database and run on the driver itself: no ORM, no
-    transaction (each read sees what is committed at that moment), no pool ping. For the hot path.
-    Values go through the same type processing as SQLAlchemy's, so rows come back typed."""
-
-    def __init__(self, db: "Database", statement: Any) -> None:
-        dialect = db.engine.dialect
-        compiled = statement.compile(dialect=dialect)
-        self.sql: str = compiled.string
-        self.positions: list[str] = list(compiled.positiontup or [])
-        self.bind_processors = {
-            name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in set(self.positions)
-        }
-        self.result_processors = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns
-        ]
-
-    def parameters(self, values: dict[str, Any]) -> list[Any]:
-        result = []
-        for name in self.positions:
-            processor = self.bind_processors[name]
-            result.append(processor(values[name]) if processor else values[name])
-        return result
-
-    def row(self, raw: Any) -> tuple[Any, ...] | None:
-        if raw is None:
-            return None
-        return tuple(
-            processor(value) if processor and value is not None else value
-            for processor, value in zip(self.result_processors, raw, strict=True)
-        )

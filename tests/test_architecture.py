@@ -24,10 +24,23 @@ def test_routers_do_not_touch_sqlalchemy_or_repositories() -> None:
         assert "app.repositories" not in text, path
 
 
-def test_services_do_not_import_the_web_framework() -> None:
-    for path in (APP / "services").glob("*.py"):
+def test_nothing_below_the_routers_imports_the_web_framework() -> None:
+    below = [*(APP / "services").rglob("*.py"), *(APP / "repositories").rglob("*.py")]
+    below += [*(APP / "models").rglob("*.py"), *(APP / "schemas").rglob("*.py"), APP / "db.py"]
+    for path in below:
         text = path.read_text()
-        assert not re.search(r"^(from|import) (fastapi|starlette)", text, re.M), path
+        assert not re.search(r"^\s*(from|import) (fastapi|starlette)", text, re.M), path
+
+
+def test_no_result_row_is_read_by_position() -> None:
+    """Rows are typed (NamedTuples next to their column lists): `row[3]` would silently read the
+    wrong column once a column is inserted before it."""
+    offenders = [
+        f"{path.relative_to(APP)}: {match.group(0)}"
+        for path in APP.rglob("*.py")
+        for match in re.finditer(r"\brow\[(?![\"'])[^\]]*\]|\brows\[\s*-?\d+\s*\]", path.read_text())
+    ]
+    assert offenders == []
 
 
 def test_every_api_operation_uses_the_route_class() -> None:

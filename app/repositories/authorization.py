@@ -1,17 +1,24 @@
 """The authorization read: what a decision needs, in one statement.
 
-Used in two ways: inside a session start's transaction (`authorization_facts_statement`, after the
-group lock), and on the hot path (`HOT_PATH`), where the statement also authenticates the caller's
-key and is compiled once per dialect and run on the driver directly, outside any transaction.
+Used in two ways: inside a session start's transaction (`read_facts`, after the group lock), and
+on the hot path (`read_key_and_facts`), where the statement also authenticates the caller's key
+and is compiled once per dialect and run on the driver directly, outside any transaction. Rows are
+typed (`FactsRow`, `KeyRow`): the columns are listed by field name, so their order cannot drift.
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, FromClause, Select, and_, bindparam, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import Database
+from app.enums import ActivationScope, Role, UserGroupStatus
 from app.models import Activation, ApiKey, Card, ChargePoint, ChargingGroup, Connector, UserGroup
+from app.repositories.driver import CompiledStatements
 
 
 @dataclass(frozen=True)
@@ -61,28 +68,97 @@ def _connector_condition(form: str, ref: ConnectorRef | None = None) -> ColumnEl
     )
 
 
-FACT_COLUMNS: tuple[Any, ...] = (
-    Connector.id,
-    ChargePoint.charging_group_id,
-    ChargingGroup.access_control,
-    Card.id,
-    Card.blocked,
-    Card.valid_from,
-    Card.valid_until,
-    UserGroup.id,
-    UserGroup.status,
-    UserGroup.activation_scope,
-    exists()
-    .where(
-        Activation.user_group_id == UserGroup.id,
-        Activation.charging_group_id == ChargePoint.charging_group_id,
-    )
-    .label("active_here"),
-    Connector.evse_id,
-    ChargingGroup.name,
-    Card.label,
-    UserGroup.name,
+class FactsRow(NamedTuple):
+    """What a decision needs, and the names a session start copies: the connector's charging
+    group, the card (None fields when the UID is not registered) and its user group."""
+
+    connector_id: uuid.UUID
+    charging_group_id: uuid.UUID
+    access_control: bool
+    card_id: uuid.UUID | None
+    card_blocked: bool | None
+    card_valid_from: datetime | None
+    card_valid_until: datetime | None
+    user_group_id: uuid.UUID | None
+    user_group_status: UserGroupStatus | None
+    user_group_scope: ActivationScope | None
+    active_on_charging_group: bool
+    evse_id: str | None
+    charging_group_name: str
+    card_label: str | None
+    user_group_name: str | None
+
+
+class KeyRow(NamedTuple):
+    """The caller's API key, found by its prefix."""
+
+    key_id: uuid.UUID
+    organization_id: uuid.UUID
+    role: Role
+    key_hash: str
+    revoked_at: datetime | None
+    name: str
+
+
+def _labelled(row: type[tuple[Any, ...]], sources: dict[str, Any]) -> tuple[Any, ...]:
+    """The columns in the row's field order, each labelled with its field's name (a test checks
+    that the statements select exactly these names, in this order)."""
+    fields: tuple[str, ...] = row._fields  # type: ignore[attr-defined]
+    assert set(sources) == set(fields), "every field has exactly one column"
+    return tuple(sources[name].label(name) for name in fields)
+
+
+FACT_COLUMNS = _labelled(
+    FactsRow,
+    {
+        "connector_id": Connector.id,
+        "charging_group_id": ChargePoint.charging_group_id,
+        "access_control": ChargingGroup.access_control,
+        "card_id": Card.id,
+        "card_blocked": Card.blocked,
+        "card_valid_from": Card.valid_from,
+        "card_valid_until": Card.valid_until,
+        "user_group_id": UserGroup.id,
+        "user_group_status": UserGroup.status,
+        "user_group_scope": UserGroup.activation_scope,
+        "active_on_charging_group": exists().where(
+            Activation.user_group_id == UserGroup.id,
+            Activation.charging_group_id == ChargePoint.charging_group_id,
+        ),
+        "evse_id": Connector.evse_id,
+        "charging_group_name": ChargingGroup.name,
+        "card_label": Card.label,
+        "user_group_name": UserGroup.name,
+    },
 )
+KEY_COLUMNS = _labelled(
+    KeyRow,
+    {
+        "key_id": ApiKey.id,
+        "organization_id": ApiKey.organization_id,
+        "role": ApiKey.role,
+        "key_hash": ApiKey.key_hash,
+        "revoked_at": ApiKey.revoked_at,
+        "name": ApiKey.name,
+    },
+)
+KEY_WIDTH = len(KeyRow._fields)
+
+
+def facts_row(values: Sequence[Any]) -> FactsRow:
+    """The one place a facts row is built from a result's values (they are in field order)."""
+    facts = FactsRow._make(values)
+    return facts._replace(
+        active_on_charging_group=bool(facts.active_on_charging_group)
+    )  # SQLite answers EXISTS with 0/1
+
+
+def hot_path_rows(values: Sequence[Any]) -> tuple[KeyRow, FactsRow | None]:
+    """The one place a hot-path result is split: the key's columns, then the facts (all NULL
+    when the connector is not in the key's organization, or absent for the key-only read)."""
+    key, facts = values[:KEY_WIDTH], values[KEY_WIDTH:]
+    found = len(facts) > 0 and facts[0] is not None
+    return KeyRow._make(key), facts_row(facts) if found else None
 
 
 def _facts_from(uid: Any, connector_condition: ColumnElement[bool] | None = None) -> FromClause:
@@ -107,16 +183,6 @@ def authorization_facts_statement(
     )
 
 
-KEY_COLUMNS: tuple[Any, ...] = (
-    ApiKey.id,
-    ApiKey.organization_id,
-    ApiKey.role,
-    ApiKey.key_hash,
-    ApiKey.revoked_at,
-    ApiKey.name,
-)
-
-
 def _hot_path_statement(form: str) -> Select[*tuple[Any, ...]]:
     """The key (by its prefix) and, in its organization, the connector's facts: one round trip.
     No row: unknown key. Connector columns NULL: unknown connector."""
@@ -139,8 +205,33 @@ def _hot_path_statement(form: str) -> Select[*tuple[Any, ...]]:
     )
 
 
-HOT_PATH: dict[str, Select[*tuple[Any, ...]]] = {
-    form: _hot_path_statement(form) for form in ("connector_id", "evse_id", "charge_point")
-}
-# For a request whose body is invalid: who is asking still decides between 401/403 and 422.
-KEY_ONLY = select(*KEY_COLUMNS).where(ApiKey.prefix == bindparam("prefix", type_=ApiKey.prefix.type))
+HOT_PATH = CompiledStatements(
+    {
+        **{form: _hot_path_statement(form) for form in ("connector_id", "evse_id", "charge_point")},
+        # For a request whose body is invalid: who is asking still decides between 401/403 and 422.
+        "key_only": select(*KEY_COLUMNS).where(
+            ApiKey.prefix == bindparam("prefix", type_=ApiKey.prefix.type)
+        ),
+    }
+)
+
+
+async def read_key_and_facts(
+    db: Database, prefix: str, uid: str | None, ref: ConnectorRef | None
+) -> tuple[KeyRow, FactsRow | None] | None:
+    """The key by its prefix (None: no such key) and, when a connector is given, the facts in the
+    key's organization: one round trip on the driver, outside any transaction."""
+    if uid is None or ref is None:
+        values = await HOT_PATH.get(db, "key_only").fetch_first(db, {"prefix": prefix})
+    else:
+        statement = HOT_PATH.get(db, ref.form)
+        values = await statement.fetch_first(db, {"prefix": prefix, "uid": uid, **ref.values})
+    return None if values is None else hot_path_rows(values)
+
+
+async def read_facts(
+    session: AsyncSession, organization_id: uuid.UUID, uid: str, ref: ConnectorRef
+) -> FactsRow | None:
+    """The facts inside a transaction (a session start, after the group lock)."""
+    row = (await session.execute(authorization_facts_statement(organization_id, uid, ref))).first()
+    return None if row is None else facts_row(tuple(row))

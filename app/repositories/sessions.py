@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.enums import SessionStatus
@@ -14,10 +14,9 @@ from app.models import (
 )
 from app.models.base import AUDITED_BULK
 from app.pagination import PageRequest
-from app.repositories.authorization import ConnectorRef, authorization_facts_statement
 from app.repositories.base import Repository
 
-__all__ = ["ConnectorRef", "SessionFilters", "SessionRepository"]
+__all__ = ["SessionFilters", "SessionRepository"]
 
 
 @dataclass(frozen=True)
@@ -48,12 +47,7 @@ class SessionRepository(Repository[ChargingSession]):
             .group_by(ChargingSession.user_group_id)
         )
         rows = (await self.session.execute(statement)).all()
-        return {row[0]: int(row[1]) for row in rows if row[0] is not None}
-
-    async def authorization_facts(self, uid: str, ref: ConnectorRef) -> Row[Any] | None:
-        statement = authorization_facts_statement(self.organization_id, uid, ref)
-        row: Row[Any] | None = (await self.session.execute(statement)).first()
-        return row
+        return {group_id: int(count) for group_id, count in rows if group_id is not None}
 
     async def by_transaction_id(self, transaction_id: str) -> ChargingSession | None:
         statement = self.base_statement().where(ChargingSession.transaction_id == transaction_id)

@@ -125,7 +125,7 @@ class ActivationRepository:
         if ids is not None:
             statement = statement.where(ChargingGroup.id.in_(list(ids)))
         rows = (await self.session.execute(statement.order_by(ChargingGroup.name))).all()
-        return [(row[0], row[1]) for row in rows]
+        return [(group, int(count)) for group, count in rows]
 
     async def page_active(
         self, user_group_id: uuid.UUID, scope: ActivationScope, page: PageRequest
@@ -138,15 +138,15 @@ class ActivationRepository:
                 & (Activation.user_group_id == user_group_id),
             )
         rows = (await self.session.execute(paginate(statement, ChargingGroup, page))).all()
-        return [(row[0], row[1]) for row in rows[: page.limit]], len(rows) > page.limit
+        return [(group, int(count)) for group, count in rows[: page.limit]], len(rows) > page.limit
 
     async def organization_totals(self) -> ActivationTotals:
         """The whole infrastructure, from the organization's counters: constant time."""
         statement = select(Organization.charging_group_count, Organization.connector_count).where(
             Organization.id == self.organization_id
         )
-        row = (await self.session.execute(statement)).one()
-        return ActivationTotals(int(row[0]), int(row[1]))
+        charging_groups, connectors = (await self.session.execute(statement)).one()
+        return ActivationTotals(int(charging_groups), int(connectors))
 
     async def custom_totals(self, user_group_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ActivationTotals]:
         """Charging groups and connectors per user group, from its activations (one query)."""
@@ -159,7 +159,10 @@ class ActivationRepository:
             .group_by(Activation.user_group_id)
         )
         rows = (await self.session.execute(statement)).all()
-        return {row[0]: ActivationTotals(int(row[1]), int(row[2] or 0)) for row in rows}
+        return {
+            group_id: ActivationTotals(int(groups), int(connectors or 0))
+            for group_id, groups, connectors in rows
+        }
 
     def add(self, user_group_id: uuid.UUID, charging_group_ids: Iterable[uuid.UUID]) -> None:
         self.session.add_all(
@@ -227,7 +230,7 @@ class CardRepository(Repository[Card]):
             .where(Card.user_group_id.in_(user_group_ids))
             .group_by(Card.user_group_id)
         )
-        return {row[0]: int(row[1]) for row in (await self.session.execute(statement)).all()}
+        return {group_id: int(count) for group_id, count in (await self.session.execute(statement)).all()}
 
     async def delete_for_group(self, user_group_id: uuid.UUID) -> Sequence[RowMapping]:
         """Deletes the group's cards; returns their rows, for the record of the group's deletion."""

@@ -36,7 +36,7 @@ def to_read(view: service.ActivationView) -> ActivationRead:
         connector_count=view.totals.connectors,
         items=[activated(cg, count) for cg, count in view.charging_groups],
         next_cursor=next_cursor(
-            list(view.charging_groups), view.more, lambda row: row[0].created_at, lambda row: row[0].id
+            list(view.charging_groups), view.more, lambda item: item[0].created_at, lambda item: item[0].id
         ),
     )
 

@@ -2,7 +2,7 @@
 If-None-Match and Idempotency-Key come with the route class: app/routers/route.py.)"""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import unit_of_work
+from app.db import Database, UnitOfWork
 from app.enums import Role
 from app.errors import Forbidden
 from app.middleware import remember_caller
@@ -18,6 +18,26 @@ from app.pagination import InvalidCursor, PageRequest, decode_cursor, encode_cur
 from app.schemas.common import NO_CONTROL_CHARACTERS
 from app.services import api_keys as api_key_service
 from app.services.context import RequestContext
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A request made by the route class inside another request's transaction (If-Match reads the
+# target there) carries that transaction's session in its scope state under this name.
+SHARED_SESSION_STATE = "shared_session"
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: commit on success, roll back on any exception.
+
+    Declared with scope="function" so the commit happens before the response is sent.
+    """
+    shared: AsyncSession | None = getattr(request.state, SHARED_SESSION_STATE, None)
+    if shared is not None:
+        yield shared  # the owning request commits or rolls back
+        return
+    db: Database = request.app.state.db
+    async with UnitOfWork(db, write=request.method in WRITE_METHODS) as session:
+        yield session
+
 
 Uow = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 

@@ -34,10 +34,9 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.routing import Match
 from starlette.types import Message
 
-from app.db import SHARED_SESSION_STATE
 from app.errors import IdempotencyInProgress, IdempotencyKeyReused, NotFound, PreconditionFailed
 from app.problems import merge_problem_responses, problem_responses
-from app.routers.deps import Uow, current_context
+from app.routers.deps import SHARED_SESSION_STATE, Uow, current_context
 from app.schemas.common import NO_CONTROL_CHARACTERS, WITHHELD_ON_REPLAY
 from app.services import concurrency
 from app.services import idempotency as idempotency_service

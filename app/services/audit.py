@@ -82,7 +82,7 @@ def row_values(entity: Audited) -> dict[str, Any]:
 def rows_values(model: type[Audited], rows: Sequence[Mapping[Any, Any]]) -> list[dict[str, Any]]:
     """The audited columns of rows written by a bulk statement (read back with RETURNING)."""
     columns = audited_columns(model)
-    return [{key: json_value(row[key]) for key in columns} for row in rows]
+    return [{key: json_value(mapping[key]) for key in columns} for mapping in rows]
 
 
 @dataclass

@@ -38,7 +38,7 @@ async def database_ready(engine: AsyncEngine, timeout_seconds: float = 1.0) -> R
             await connection.execute(text("SELECT 1"))
             answered = True
             rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
-            found = frozenset(row[0] for row in rows)
+            found = frozenset(rows.scalars())
     except Exception as error:  # any failure means "not ready"; the reason goes to the log
         if answered and not isinstance(error, TimeoutError):
             logger.warning("readiness: no migrations applied to the database (%s)", type(error).__name__)

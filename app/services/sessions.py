@@ -22,7 +22,7 @@ __all__ = [
 from app.repositories.user_groups import UserGroupRepository
 from app.schemas.sessions import MAX_SESSION_DURATION, MAX_SESSION_ENERGY_WH, SessionStart, SessionStop
 from app.services import audit, policy, pricing
-from app.services.authorization import connector_ref, read_facts, token_uid
+from app.services.authorization import connector_ref, decision_facts, read_facts, token_uid
 from app.services.context import RequestContext
 
 # What pricing reads from the copy of the tariff a session keeps (app/services/pricing.py).
@@ -56,12 +56,12 @@ async def start_session(
     if existing is not None:
         return existing, False
     ref = connector_ref(data)
-    facts, row = await read_facts(session, ctx, data.id_token, ref)
+    facts = await read_facts(session, ctx, data.id_token, ref)
     if facts.user_group_id is not None:
         # Also for free charging: deleting the group deletes the card this session names.
         await UserGroupRepository(session, ctx.organization_id).get_for_share(facts.user_group_id)
-        facts, row = await read_facts(session, ctx, data.id_token, ref)  # what the lock let us see
-    decision = policy.decide(facts, data.started_at, cache_seconds)
+        facts = await read_facts(session, ctx, data.id_token, ref)  # what the lock let us see
+    decision = policy.decide(decision_facts(facts), data.started_at, cache_seconds)
     group_id = decision.user_group_id
     tariff = await sessions.tariff_in_force(group_id, data.started_at) if group_id is not None else None
     charging_session = await sessions.insert_once(
@@ -69,13 +69,13 @@ async def start_session(
         status=SessionStatus.active,
         id_token=token_uid(data.id_token),
         card_id=decision.card_id,
-        card_label=row[13],
+        card_label=facts.card_label,
         user_group_id=group_id,
-        user_group_name=row[14] if group_id is not None else None,
+        user_group_name=facts.user_group_name if group_id is not None else None,
         connector_id=facts.connector_id,
-        evse_id=row[11],
+        evse_id=facts.evse_id,
         charging_group_id=facts.charging_group_id,
-        charging_group_name=row[12],
+        charging_group_name=facts.charging_group_name,
         tariff_version_id=tariff.id if tariff else None,
         tariff_snapshot=(
             {key: audit.json_value(getattr(tariff, key)) for key in TARIFF_SNAPSHOT_FIELDS}
