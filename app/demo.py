@@ -24,7 +24,16 @@ from app.repositories.user_groups import UserGroupRepository
 from app.schemas.charging import ChargePointCreate, ChargingGroupCreate, ConnectorCreate
 from app.schemas.sessions import SessionStart, SessionStop
 from app.schemas.user_groups import ActivationInput, CardCreate, TariffInput, UserGroupCreate
-from app.services import api_keys, audit, cards, charging, sessions, user_groups
+from app.services import (
+    api_keys,
+    audit,
+    cards,
+    charge_points,
+    charging_groups,
+    connectors,
+    sessions,
+    user_groups,
+)
 from app.services.context import RequestContext
 
 ORGANIZATION = "Demo Hotel GmbH"
@@ -108,7 +117,7 @@ async def _organization(session: AsyncSession) -> Organization:
 
 
 async def _charging_group_ids(session: AsyncSession, ctx: RequestContext) -> dict[str, uuid.UUID]:
-    views, _ = await charging.list_charging_groups(session, ctx, PageRequest(limit=200, after=None))
+    views, _ = await charging_groups.list_charging_groups(session, ctx, PageRequest(limit=200, after=None))
     return {view.group.name: view.group.id for view in views}
 
 
@@ -117,11 +126,11 @@ async def _infrastructure(session: AsyncSession, ctx: RequestContext) -> None:
     for site_number, (name, location) in enumerate(SITES, start=1):
         if name in existing:
             continue
-        group = await charging.create_charging_group(
+        group = await charging_groups.create_charging_group(
             session, ctx, ChargingGroupCreate(name=name, location_label=location)
         )
         for cp_number in (1, 2):
-            charge_point = await charging.create_charge_point(
+            charge_point = await charge_points.create_charge_point(
                 session,
                 ctx,
                 ChargePointCreate(
@@ -131,7 +140,7 @@ async def _infrastructure(session: AsyncSession, ctx: RequestContext) -> None:
                 ),
             )
             for connector_number in (1, 2):
-                await charging.create_connector(
+                await connectors.create_connector(
                     session,
                     ctx,
                     ConnectorCreate(

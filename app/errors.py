@@ -3,6 +3,7 @@
 No FastAPI here: services raise these, app/problems.py renders them as RFC 9457 documents.
 """
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 PROBLEM_BASE = "https://problems.user-groups.example/"
@@ -73,12 +74,36 @@ class PreconditionFailed(AppError):
     title = "The resource was changed since you read it (If-Match does not match)"
 
 
+@dataclass(frozen=True)
+class FieldError:
+    """One wrong value, where it is (`loc`, as FastAPI gives it: "body", then the path) and why."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+    type: str = "value_error"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def body(cls, path: str, msg: str, type: str = "value_error") -> "FieldError":
+        """A field of the JSON body, by its dotted path."""
+        return cls(("body", *path.split(".")), msg, type)
+
+    def as_dict(self) -> dict[str, Any]:
+        where = self.loc[1:] if self.loc[0] == "body" else self.loc
+        field_name = ".".join(str(part) for part in where)
+        return {"field": field_name, "loc": list(self.loc), "msg": self.msg, "type": self.type, **self.extra}
+
+
 class InvalidInput(AppError):
     """A semantic validation error found by a service (422, with a list of field errors)."""
 
     status = 422
     slug = "validation-error"
     title = "The request is not valid"
+
+    @classmethod
+    def at(cls, detail: str, *errors: FieldError) -> "InvalidInput":
+        return cls(detail, errors=[error.as_dict() for error in errors])
 
 
 class ServiceUnavailable(AppError):

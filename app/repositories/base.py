@@ -6,6 +6,7 @@ from typing import Any, Generic, TypeVar, TypeVarTuple
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.pagination import PageRequest
 
@@ -42,6 +43,23 @@ class Repository(Generic[M]):
         """Newest first, keyset on (created_at, id); returns the rows and whether more follow."""
         rows = (await self.session.execute(paginate(statement, self.model, page))).scalars().all()
         return rows[: page.limit], len(rows) > page.limit
+
+
+class UniqueValueMixin:
+    """For repositories of models with columns unique within an organization."""
+
+    async def value_taken(
+        self: Any,
+        column: InstrumentedAttribute[Any],
+        value: Any,
+        exclude_id: uuid.UUID | None = None,
+    ) -> bool:
+        statement = select(self.model.id).where(
+            self.model.organization_id == self.organization_id, column == value
+        )
+        if exclude_id is not None:
+            statement = statement.where(self.model.id != exclude_id)
+        return (await self.session.execute(statement.limit(1))).first() is not None
 
 
 def paginate(statement: Select[*Ts], model: Any, page: PageRequest) -> Select[*Ts]:

@@ -15,7 +15,7 @@ from app.routers.deps import (
 from app.routers.route import ApiRoute
 from app.schemas.charging import ChargePointCreate, ChargePointRead, ChargePointUpdate
 from app.schemas.common import Page
-from app.services import charging as service
+from app.services import charge_points as service
 
 router = APIRouter(route_class=ApiRoute, prefix="/charge-points", tags=["charge-points"])
 

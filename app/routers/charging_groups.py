@@ -18,7 +18,7 @@ from app.routers.deps import (
 from app.routers.route import ApiRoute
 from app.schemas.charging import ChargingGroupCreate, ChargingGroupRead, ChargingGroupUpdate
 from app.schemas.common import Page
-from app.services import charging as service
+from app.services import charging_groups as service
 
 router = APIRouter(route_class=ApiRoute, prefix="/charging-groups", tags=["charging-groups"])
 

@@ -15,7 +15,7 @@ from app.routers.deps import (
 from app.routers.route import ApiRoute
 from app.schemas.charging import ConnectorCreate, ConnectorRead, ConnectorUpdate
 from app.schemas.common import Page
-from app.services import charging as service
+from app.services import connectors as service
 
 router = APIRouter(route_class=ApiRoute, prefix="/connectors", tags=["connectors"])
 

@@ -10,7 +10,7 @@ from app.enums import ActivationScope, AuditAction
 from app.errors import NotFound
 from app.models import ChargingGroup, UserGroup
 from app.pagination import PageRequest
-from app.repositories.charging import ChargingGroupRepository
+from app.repositories.charging_groups import ChargingGroupRepository
 from app.repositories.user_groups import ActivationRepository, ActivationTotals, UserGroupRepository
 from app.schemas.user_groups import ActivationInput
 from app.services import audit, policy
