@@ -62,6 +62,10 @@ class UniqueValueMixin:
         return (await self.session.execute(statement.limit(1))).first() is not None
 
 
+def escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def paginate(statement: Select[*Ts], model: Any, page: PageRequest) -> Select[*Ts]:
     if page.after is not None:
         statement = statement.where(

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ActivationScope, AuditAction
-from app.errors import NotFound
 from app.models import ChargingGroup, UserGroup
 from app.pagination import PageRequest
+from app.repositories.activation import ActivationRepository, ActivationTotals
 from app.repositories.charging_groups import ChargingGroupRepository
-from app.repositories.user_groups import ActivationRepository, ActivationTotals, UserGroupRepository
+from app.repositories.user_groups import UserGroupRepository
 from app.schemas.user_groups import ActivationInput
 from app.services import audit, policy
 from app.services.context import RequestContext
+from app.services.entities import get_or_404
 from app.services.user_groups import enable_access_control, lock_group, plan_activation
 
 
@@ -29,9 +30,7 @@ class ActivationView:
 async def get_activation(
     session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID, page: PageRequest
 ) -> ActivationView:
-    group = await UserGroupRepository(session, ctx.organization_id).get(user_group_id)
-    if group is None:
-        raise NotFound(f"User group {user_group_id} not found.")
+    group = await get_or_404(UserGroupRepository(session, ctx.organization_id), user_group_id)
     return await _view(session, ctx, group, page)
 
 
@@ -149,10 +148,7 @@ async def deactivate_charging_group(
 
 
 async def _charging_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> ChargingGroup:
-    charging_group = await ChargingGroupRepository(session, ctx.organization_id).get(id_)
-    if charging_group is None:
-        raise NotFound(f"Charging group {id_} not found.")
-    return charging_group
+    return await get_or_404(ChargingGroupRepository(session, ctx.organization_id), id_)
 
 
 async def _describe(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import AuditAction, Role
-from app.errors import AlreadyExists, NotFound, Unauthenticated
+from app.errors import AlreadyExists, Unauthenticated
 from app.models import ApiKey, Organization
 from app.pagination import PageRequest
 from app.repositories.api_keys import (
@@ -20,6 +20,7 @@ from app.repositories.api_keys import (
 )
 from app.services import audit
 from app.services.context import RequestContext
+from app.services.entities import get_or_404
 
 KEY_SCHEME = "ugs"
 PREFIX_BYTES = 6  # 12 hex chars: shown in lists so people can tell keys apart
@@ -104,16 +105,12 @@ async def list_api_keys(
 
 
 async def get_api_key(session: AsyncSession, ctx: RequestContext, key_id: uuid.UUID) -> ApiKey:
-    key = await ApiKeyRepository(session, ctx.organization_id).get(key_id)
-    if key is None:
-        raise NotFound(f"API key {key_id} not found.")
+    key = await get_or_404(ApiKeyRepository(session, ctx.organization_id), key_id)
     return key
 
 
 async def revoke_api_key(session: AsyncSession, ctx: RequestContext, key_id: uuid.UUID) -> ApiKey:
-    key = await ApiKeyRepository(session, ctx.organization_id).get(key_id, for_update=True)
-    if key is None:
-        raise NotFound(f"API key {key_id} not found.")
+    key = await get_or_404(ApiKeyRepository(session, ctx.organization_id), key_id, for_update=True)
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
         context = {"name": key.name, "prefix": key.prefix}

@@ -13,13 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.csv_cells import read_cell
 from app.enums import AuditAction
-from app.errors import CardsRejected, CardUidTaken, InvalidInput, NotFound
+from app.errors import CardsRejected, CardUidTaken, InvalidInput
 from app.models import Card, UserGroup
 from app.pagination import PageRequest
-from app.repositories.user_groups import CardRepository, UserGroupRepository
+from app.repositories.cards import CardRepository
+from app.repositories.user_groups import UserGroupRepository
 from app.schemas.user_groups import MAX_CARDS_PER_REQUEST, CardCreate, CardUpdate
 from app.services import audit, policy
 from app.services.context import RequestContext
+from app.services.entities import get_or_404
 from app.services.user_groups import lock_group
 
 CSV_COLUMNS = ("uid", "label", "printed_number", "valid_from", "valid_until", "blocked")
@@ -214,19 +216,13 @@ async def list_cards(
     user_group_id: uuid.UUID | None,
     query: str | None,
 ) -> tuple[Sequence[Card], bool]:
-    if (
-        user_group_id is not None
-        and await UserGroupRepository(session, ctx.organization_id).get(user_group_id) is None
-    ):
-        raise NotFound(f"User group {user_group_id} not found.")
+    if user_group_id is not None:
+        await get_or_404(UserGroupRepository(session, ctx.organization_id), user_group_id)
     return await CardRepository(session, ctx.organization_id).search(page, user_group_id, query)
 
 
 async def get_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> Card:
-    card = await CardRepository(session, ctx.organization_id).get(id_)
-    if card is None:
-        raise NotFound(f"Card {id_} not found.")
-    return card
+    return await get_or_404(CardRepository(session, ctx.organization_id), id_)
 
 
 async def update_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, data: CardUpdate) -> Card:
@@ -297,7 +293,4 @@ async def remove_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID
 
 
 async def _locked_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> Card:
-    card = await CardRepository(session, ctx.organization_id).get(id_, for_update=True)
-    if card is None:
-        raise NotFound(f"Card {id_} not found.")
-    return card
+    return await get_or_404(CardRepository(session, ctx.organization_id), id_, for_update=True)

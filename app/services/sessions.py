@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import AuditAction, SessionStatus
-from app.errors import InvalidInput, NotFound, SessionAlreadyStopped
+from app.errors import InvalidInput, SessionAlreadyStopped
 from app.models import ChargingSession
 from app.pagination import PageRequest
 from app.repositories.sessions import SessionFilters, SessionRepository
@@ -24,6 +24,7 @@ from app.schemas.sessions import MAX_SESSION_DURATION, MAX_SESSION_ENERGY_WH, Se
 from app.services import audit, policy, pricing
 from app.services.authorization import connector_ref, decision_facts, read_facts, token_uid
 from app.services.context import RequestContext
+from app.services.entities import get_or_404
 
 # What pricing reads from the copy of the tariff a session keeps (app/services/pricing.py).
 TARIFF_SNAPSHOT_FIELDS = (
@@ -115,9 +116,7 @@ async def stop_session(
 ) -> ChargingSession:
     """Energy, duration and cost from the session's own tariff snapshot. Stopping again with the
     same values returns the session unchanged."""
-    charging_session = await SessionRepository(session, ctx.organization_id).get(id_, for_update=True)
-    if charging_session is None:
-        raise NotFound(f"Session {id_} not found.")
+    charging_session = await get_or_404(SessionRepository(session, ctx.organization_id), id_, for_update=True)
     if charging_session.status == SessionStatus.completed:
         if (charging_session.meter_stop_wh, charging_session.stopped_at) == (
             data.meter_stop_wh,
@@ -183,10 +182,7 @@ async def stop_session(
 
 
 async def get_session(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> ChargingSession:
-    charging_session = await SessionRepository(session, ctx.organization_id).get(id_)
-    if charging_session is None:
-        raise NotFound(f"Session {id_} not found.")
-    return charging_session
+    return await get_or_404(SessionRepository(session, ctx.organization_id), id_)
 
 
 async def list_sessions(

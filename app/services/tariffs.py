@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import AuditAction
-from app.errors import NotFound, TariffNotSet
+from app.errors import TariffNotSet
 from app.models import TariffVersion
 from app.pagination import PageRequest
-from app.repositories.user_groups import TariffRepository, UserGroupRepository
+from app.repositories.tariffs import TariffRepository
+from app.repositories.user_groups import UserGroupRepository
 from app.schemas.user_groups import TariffInput
 from app.services import audit, policy
 from app.services.context import RequestContext
+from app.services.entities import get_or_404
 from app.services.user_groups import add_tariff_version, lock_group
 
 
@@ -73,5 +75,4 @@ async def remove_tariff(session: AsyncSession, ctx: RequestContext, user_group_i
 
 
 async def _require_group(session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID) -> None:
-    if await UserGroupRepository(session, ctx.organization_id).get(user_group_id) is None:
-        raise NotFound(f"User group {user_group_id} not found.")
+    await get_or_404(UserGroupRepository(session, ctx.organization_id), user_group_id)

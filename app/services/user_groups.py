@@ -10,21 +10,19 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ActivationScope, AuditAction, UserGroupStatus, UserGroupType
-from app.errors import AlreadyExists, InvalidInput, NotFound
+from app.errors import AlreadyExists, InvalidInput
 from app.models import AuditEvent, Card, ChargingGroup, TariffVersion, UserGroup
 from app.pagination import PageRequest
+from app.repositories.activation import ActivationRepository, ActivationTotals
 from app.repositories.audit_events import AuditEventRepository
+from app.repositories.cards import CardRepository
 from app.repositories.sessions import SessionRepository
-from app.repositories.user_groups import (
-    ActivationRepository,
-    ActivationTotals,
-    CardRepository,
-    TariffRepository,
-    UserGroupRepository,
-)
+from app.repositories.tariffs import TariffRepository
+from app.repositories.user_groups import UserGroupRepository
 from app.schemas.user_groups import ActivationInput, TariffInput, UserGroupCreate
 from app.services import audit, policy
 from app.services.context import RequestContext
+from app.services.entities import get_or_404
 
 
 def name_key(name: str) -> str:
@@ -190,9 +188,7 @@ async def enable_access_control(
 
 
 async def get_user_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroupDetail:
-    group = await UserGroupRepository(session, ctx.organization_id).get(id_)
-    if group is None:
-        raise NotFound(f"User group {id_} not found.")
+    group = await get_or_404(UserGroupRepository(session, ctx.organization_id), id_)
     return await _detail(session, ctx, group)
 
 
@@ -261,12 +257,8 @@ async def history(
 ) -> tuple[Sequence[AuditEvent], bool]:
     """Readable after deletion too: the trail outlives the group."""
     events, more = await AuditEventRepository(session, ctx.organization_id).search(page, user_group_id=id_)
-    if (
-        not events
-        and page.after is None
-        and await UserGroupRepository(session, ctx.organization_id).get(id_) is None
-    ):
-        raise NotFound(f"User group {id_} not found.")
+    if not events and page.after is None:
+        await get_or_404(UserGroupRepository(session, ctx.organization_id), id_)
     return events, more
 
 
@@ -274,10 +266,7 @@ async def history(
 
 
 async def lock_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroup:
-    group = await UserGroupRepository(session, ctx.organization_id).get(id_, for_update=True)
-    if group is None:
-        raise NotFound(f"User group {id_} not found.")
-    return group
+    return await get_or_404(UserGroupRepository(session, ctx.organization_id), id_, for_update=True)
 
 
 async def rename_user_group(
