@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ActivationScope, AuditAction
+from app.errors import FieldError, InvalidInput
 from app.models import ChargingGroup, UserGroup
 from app.pagination import PageRequest
 from app.repositories.activation import ActivationRepository, ActivationTotals
@@ -15,8 +16,22 @@ from app.repositories.user_groups import UserGroupRepository
 from app.schemas.user_groups import ActivationInput
 from app.services import audit, policy
 from app.services.context import RequestContext
-from app.services.entities import get_or_404
-from app.services.user_groups import enable_access_control, lock_group, plan_activation
+from app.services.entities import get_or_404, lock_group
+
+
+@dataclass(frozen=True)
+class ActivationPlan:
+    scope: ActivationScope
+    charging_groups: Sequence[tuple[ChargingGroup, int]]
+    totals: ActivationTotals
+
+    @property
+    def ids(self) -> set[uuid.UUID]:
+        return {group.id for group, _ in self.charging_groups}
+
+    @property
+    def access_control_to_enable(self) -> list[ChargingGroup]:
+        return [group for group, _ in self.charging_groups if not group.access_control]
 
 
 @dataclass(frozen=True)
@@ -158,3 +173,45 @@ async def _describe(
         return {"scope": scope, "charging_groups": "all"}
     groups = await ActivationRepository(session, ctx.organization_id).charging_groups_with_connectors(ids)
     return {"scope": scope, "charging_groups": [{"id": cg.id, "name": cg.name} for cg, _ in groups]}
+
+
+async def plan_activation(
+    session: AsyncSession, ctx: RequestContext, activation: ActivationInput, field: str
+) -> ActivationPlan:
+    """Resolves the chosen charging groups; unknown ids are a 422 naming each one."""
+    repository = ActivationRepository(session, ctx.organization_id)
+    if activation.scope == ActivationScope.all:
+        groups = await repository.charging_groups_with_connectors(None)
+    else:
+        groups = await repository.charging_groups_with_connectors(activation.charging_group_ids)
+        unknown = set(activation.charging_group_ids) - {group.id for group, _ in groups}
+        if unknown:
+            raise InvalidInput.at(
+                f"Unknown charging groups: {', '.join(sorted(str(i) for i in unknown))}.",
+                *(
+                    FieldError.body(field, f"charging group {charging_group_id} does not exist", "not_found")
+                    for charging_group_id in sorted(unknown, key=str)
+                ),
+            )
+    totals = ActivationTotals(len(groups), sum(count for _, count in groups))
+    return ActivationPlan(activation.scope, groups, totals)
+
+
+async def enable_access_control(
+    session: AsyncSession, ctx: RequestContext, group: UserGroup, charging_groups: Sequence[ChargingGroup]
+) -> None:
+    """Activating a user group on a charging group switches its access control on (audited)."""
+    if not charging_groups:
+        return
+    for charging_group in charging_groups:
+        charging_group.access_control = True
+    for charging_group in charging_groups:
+        await audit.record(
+            session,
+            ctx,
+            AuditAction.charging_group_updated,
+            charging_group,
+            user_group_id=group.id,
+            old={"name": charging_group.name},
+            new={"name": charging_group.name, "because_of_user_group": group.name},
+        )

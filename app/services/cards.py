@@ -21,8 +21,7 @@ from app.repositories.user_groups import UserGroupRepository
 from app.schemas.user_groups import MAX_CARDS_PER_REQUEST, CardCreate, CardUpdate
 from app.services import audit, policy
 from app.services.context import RequestContext
-from app.services.entities import get_or_404
-from app.services.user_groups import lock_group
+from app.services.entities import get_or_404, lock_group
 
 CSV_COLUMNS = ("uid", "label", "printed_number", "valid_from", "valid_until", "blocked")
 

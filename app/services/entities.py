@@ -11,6 +11,7 @@ from app.enums import AuditAction
 from app.errors import NotFound
 from app.models import ApiKey, Card, ChargePoint, ChargingGroup, ChargingSession, Connector, UserGroup
 from app.repositories.base import Repository
+from app.repositories.user_groups import UserGroupRepository
 from app.services import audit
 from app.services.context import RequestContext
 
@@ -38,6 +39,12 @@ def found(value: T | None, model: type[Any], id_: uuid.UUID) -> T:
 
 async def get_or_404(repository: Repository[M], id_: uuid.UUID, *, for_update: bool = False) -> M:
     return found(await repository.get(id_, for_update=for_update), repository.model, id_)
+
+
+async def lock_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroup:
+    """The user group, locked for this transaction: every change to a group, its cards, its
+    tariff or its activation starts here (lock -> facts -> policy -> change -> audit)."""
+    return await get_or_404(UserGroupRepository(session, ctx.organization_id), id_, for_update=True)
 
 
 def sent_changes(data: BaseModel, model: type[Any]) -> dict[str, Any]:

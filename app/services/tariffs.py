@@ -16,8 +16,7 @@ from app.repositories.user_groups import UserGroupRepository
 from app.schemas.user_groups import TariffInput
 from app.services import audit, policy
 from app.services.context import RequestContext
-from app.services.entities import get_or_404
-from app.services.user_groups import add_tariff_version, lock_group
+from app.services.entities import get_or_404, lock_group
 
 
 async def get_tariff(session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID) -> TariffVersion:
@@ -76,3 +75,18 @@ async def remove_tariff(session: AsyncSession, ctx: RequestContext, user_group_i
 
 async def _require_group(session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID) -> None:
     await get_or_404(UserGroupRepository(session, ctx.organization_id), user_group_id)
+
+
+def add_tariff_version(
+    session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID, tariff: TariffInput
+) -> TariffVersion:
+    version = TariffVersion(
+        organization_id=ctx.organization_id,
+        user_group_id=user_group_id,
+        valid_from=datetime.now(UTC),
+        **tariff.model_dump(),
+    )
+    if version.parking_fee_per_hour is not None and version.parking_grace_minutes is None:
+        version.parking_grace_minutes = 0
+    session.add(version)
+    return version

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ActivationScope, AuditAction, UserGroupStatus, UserGroupType
-from app.errors import AlreadyExists, InvalidInput
-from app.models import AuditEvent, Card, ChargingGroup, TariffVersion, UserGroup
+from app.errors import AlreadyExists
+from app.models import AuditEvent, Card, TariffVersion, UserGroup
 from app.pagination import PageRequest
 from app.repositories.activation import ActivationRepository, ActivationTotals
 from app.repositories.audit_events import AuditEventRepository
@@ -19,29 +19,16 @@ from app.repositories.cards import CardRepository
 from app.repositories.sessions import SessionRepository
 from app.repositories.tariffs import TariffRepository
 from app.repositories.user_groups import UserGroupRepository
-from app.schemas.user_groups import ActivationInput, TariffInput, UserGroupCreate
+from app.schemas.user_groups import TariffInput, UserGroupCreate
 from app.services import audit, policy
+from app.services.activation import ActivationPlan, enable_access_control, plan_activation
 from app.services.context import RequestContext
-from app.services.entities import get_or_404
+from app.services.entities import get_or_404, lock_group
+from app.services.tariffs import add_tariff_version
 
 
 def name_key(name: str) -> str:
     return name.casefold()
-
-
-@dataclass(frozen=True)
-class ActivationPlan:
-    scope: ActivationScope
-    charging_groups: Sequence[tuple[ChargingGroup, int]]
-    totals: ActivationTotals
-
-    @property
-    def ids(self) -> set[uuid.UUID]:
-        return {group.id for group, _ in self.charging_groups}
-
-    @property
-    def access_control_to_enable(self) -> list[ChargingGroup]:
-        return [group for group, _ in self.charging_groups if not group.access_control]
 
 
 @dataclass(frozen=True)
@@ -72,33 +59,6 @@ class UserGroupListItem:
 
 
 # Planning (step 4, the summary) and creation --------------------------------------------------
-
-
-async def plan_activation(
-    session: AsyncSession, ctx: RequestContext, activation: ActivationInput, field: str
-) -> ActivationPlan:
-    """Resolves the chosen charging groups; unknown ids are a 422 naming each one."""
-    repository = ActivationRepository(session, ctx.organization_id)
-    if activation.scope == ActivationScope.all:
-        groups = await repository.charging_groups_with_connectors(None)
-    else:
-        groups = await repository.charging_groups_with_connectors(activation.charging_group_ids)
-        unknown = set(activation.charging_group_ids) - {group.id for group, _ in groups}
-        if unknown:
-            raise InvalidInput(
-                f"Unknown charging groups: {', '.join(sorted(str(i) for i in unknown))}.",
-                errors=[
-                    {
-                        "field": field,
-                        "loc": ["body", *field.split(".")],
-                        "msg": f"charging group {charging_group_id} does not exist",
-                        "type": "not_found",
-                    }
-                    for charging_group_id in sorted(unknown, key=str)
-                ],
-            )
-    totals = ActivationTotals(len(groups), sum(count for _, count in groups))
-    return ActivationPlan(activation.scope, groups, totals)
 
 
 async def plan_user_group(session: AsyncSession, ctx: RequestContext, data: UserGroupCreate) -> UserGroupPlan:
@@ -147,41 +107,6 @@ async def create_user_group(
         session_count=0,
         allowed_actions=policy.allowed_actions(group, has_sessions=False),
     )
-
-
-def add_tariff_version(
-    session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID, tariff: TariffInput
-) -> TariffVersion:
-    version = TariffVersion(
-        organization_id=ctx.organization_id,
-        user_group_id=user_group_id,
-        valid_from=datetime.now(UTC),
-        **tariff.model_dump(),
-    )
-    if version.parking_fee_per_hour is not None and version.parking_grace_minutes is None:
-        version.parking_grace_minutes = 0
-    session.add(version)
-    return version
-
-
-async def enable_access_control(
-    session: AsyncSession, ctx: RequestContext, group: UserGroup, charging_groups: Sequence[ChargingGroup]
-) -> None:
-    """Activating a user group on a charging group switches its access control on (audited)."""
-    if not charging_groups:
-        return
-    for charging_group in charging_groups:
-        charging_group.access_control = True
-    for charging_group in charging_groups:
-        await audit.record(
-            session,
-            ctx,
-            AuditAction.charging_group_updated,
-            charging_group,
-            user_group_id=group.id,
-            old={"name": charging_group.name},
-            new={"name": charging_group.name, "because_of_user_group": group.name},
-        )
 
 
 # Reading ---------------------------------------------------------------------------------------
@@ -263,10 +188,6 @@ async def history(
 
 
 # Changing ----------------------------------------------------------------------------------
-
-
-async def lock_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroup:
-    return await get_or_404(UserGroupRepository(session, ctx.organization_id), id_, for_update=True)
 
 
 async def rename_user_group(
