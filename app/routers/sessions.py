@@ -1,15 +1,16 @@
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.csv_cells import CsvWriter
+from app.csv_cells import Cell, CsvWriter
 from app.currencies import amount_text
 from app.enums import AuthorizationStatus, SessionStatus
 from app.errors import NotFound, SessionAlreadyStopped
+from app.models import ChargingSession
 from app.problems import problem_responses
 from app.routers.deps import InfrastructureReader, Integration, PageParams, Uow, next_cursor
 from app.routers.route import ApiRoute
@@ -20,10 +21,25 @@ from app.services.context import RequestContext
 
 router = APIRouter(route_class=ApiRoute, prefix="/sessions", tags=["sessions"])
 
-EXPORT_COLUMNS = (
-    "session_id", "transaction_id", "user_group", "card_uid", "card_label", "charging_group", "evse_id",
-    "started_at", "stopped_at", "energy_kwh", "cost", "currency", "tariff", "decision",
-)  # fmt: skip
+# The export's columns, each with its cell: header and rows come from this one table.
+# Text from clients (names, labels, ids) is str; numbers and times keep their types, so CsvWriter
+# neutralizes exactly the text (README, API conventions).
+EXPORT: dict[str, Callable[[ChargingSession], Cell]] = {
+    "session_id": lambda s: s.id,
+    "transaction_id": lambda s: s.transaction_id,
+    "user_group": lambda s: s.user_group_name,
+    "card_uid": lambda s: s.id_token,
+    "card_label": lambda s: s.card_label,
+    "charging_group": lambda s: s.charging_group_name,
+    "evse_id": lambda s: s.evse_id,
+    "started_at": lambda s: s.started_at,
+    "stopped_at": lambda s: s.stopped_at,
+    "energy_kwh": lambda s: None if s.energy_kwh is None else s.energy_kwh.normalize(),
+    "cost": lambda s: None if s.cost is None else Decimal(amount_text(s.cost, s.currency)),
+    "currency": lambda s: s.currency,
+    "tariff": lambda s: _describe_tariff(s.tariff_snapshot),
+    "decision": lambda s: s.decision_status,
+}
 
 
 def session_filters(
@@ -138,28 +154,11 @@ async def _csv_lines(
 ) -> AsyncIterator[str]:
     # The request's unit of work has ended when the body streams; the export reads in its own session.
     writer = CsvWriter()
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(EXPORT)
     async with request.app.state.db.sessionmaker() as export_session:
         count = 0
         async for s in service.stream_sessions(export_session, ctx, filters):
-            # Text from clients (names, labels, ids) is str; numbers and times keep their types,
-            # so CsvWriter neutralizes exactly the text (README, API conventions).
-            writer.writerow(
-                (
-                    s.id, s.transaction_id, s.user_group_name or "", s.id_token, s.card_label or "",
-                    s.charging_group_name, s.evse_id, s.started_at.isoformat(),
-                    s.stopped_at.isoformat() if s.stopped_at else "",
-                    "" if s.energy_kwh is None else format(s.energy_kwh.normalize(), "f"),
-                    "" if s.cost is None else amount_text(s.cost, s.currency),
-                    s.currency or "",
-                    _describe_tariff(s.tariff_snapshot), s.decision_status,
-                    s.id, s.transaction_id, s.user_group_name, s.id_token, s.card_label,
-                    s.charging_group_name, s.evse_id, s.started_at, s.stopped_at,
-                    None if s.energy_kwh is None else s.energy_kwh.normalize(),
-                    None if s.cost is None else Decimal(amount_text(s.cost, s.currency)),
-                    s.currency, _describe_tariff(s.tariff_snapshot), s.decision_status,
-                )
-            )  # fmt: skip
+            writer.writerow(cell(s) for cell in EXPORT.values())
             count += 1
             if count % 500 == 0:
                 yield writer.take()

@@ -13,7 +13,15 @@ from fastapi.testclient import TestClient
 
 from app.csv_cells import read_cell
 from app.enums import Role
-from tests.factories import Org, add_card, create_charge_point, create_connector, create_user_group, ok
+from tests.factories import (
+    Org,
+    add_card,
+    create_charge_point,
+    create_connector,
+    create_user_group,
+    make_site,
+    ok,
+)
 
 APP = Path(__file__).resolve().parent.parent.parent / "app"
 
@@ -198,3 +206,23 @@ def test_neutralized_cells_are_read_back_as_written(client: TestClient, org: Org
     ok(post_csv(client, org, group["id"], content), 201)
     labels = {card["uid"]: card["label"] for card in cards_of(client, org, group["id"])}
     assert labels == {"AA01": "=1+1", "AA02": "-5 guests", "AA03": "'@twice", "AA04": "'plain quote"}
+
+
+def test_export_rows_have_exactly_the_header_columns(client: TestClient, org: Org) -> None:
+    site = make_site(client, org, connectors=1)
+    group = create_user_group(
+        client, org, activation={"scope": "custom", "charging_group_ids": [site["group"]["id"]]}
+    )
+    add_card(client, org, group["id"], "C0FFEE01")
+    body = {
+        "transaction_id": "tx-columns",
+        "id_token": "C0FFEE01",
+        "connector_id": site["connectors"][0]["id"],
+        "meter_start_wh": 0,
+        "started_at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
+    }
+    ok(client.post("/v1/sessions", json=body, headers=org.auth(Role.integration)), 201)
+    text, _ = export_rows(client, org)
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    assert header[:2] == ["session_id", "transaction_id"]
+    assert [len(row) for row in rows] == [len(header)]
