@@ -15,6 +15,7 @@ from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
 from app.routers.route import ApiRoute
 from app.schemas.common import NO_CONTROL_CHARACTERS, Page
 from app.schemas.user_groups import CardCreate, CardMove, CardRead, CardsAdded, CardsBulkCreate, CardUpdate
+from app.services import card_batches
 from app.services import cards as service
 
 router = APIRouter(route_class=ApiRoute, tags=["cards"])
@@ -61,7 +62,9 @@ async def add_cards(
     user_group_id: uuid.UUID, body: CardsBulkCreate, ctx: Manager, session: Uow, response: Response
 ) -> CardsAdded:
     """Adds up to 10,000 cards, all or nothing; a 422 lists every bad row."""
-    added = await service.add_cards(session, ctx, user_group_id, body.cards)
+    added = await card_batches.add_cards(
+        session, ctx, user_group_id, card_batches.CardBatch.from_json(body.cards)
+    )
     response.headers["Location"] = cards_location(user_group_id)
     return CardsAdded(user_group_id=user_group_id, added=added)
 
@@ -80,15 +83,15 @@ async def import_cards(
     file: Annotated[
         UploadFile,
         File(
-            description="UTF-8 CSV with a header line: uid (required), label, printed_number, "
-            "valid_from, valid_until, blocked",
+            description="UTF-8 CSV with a header line: uid (required), "
+            + ", ".join(card_batches.CSV_COLUMNS[1:]),
             # Generators (openapi-python-client) recognise a file by `format: binary`.
             json_schema_extra={"format": "binary"},
         ),
     ],
 ) -> CardsAdded:
     """CSV upload of up to 10,000 cards, all or nothing; a 422 names each bad line."""
-    added = await service.import_cards_csv(session, ctx, user_group_id, await file.read())
+    added = await card_batches.import_cards_csv(session, ctx, user_group_id, await file.read())
     response.headers["Location"] = cards_location(user_group_id)
     return CardsAdded(user_group_id=user_group_id, added=added)
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import AuditAction, SessionStatus
-from app.errors import InvalidInput, SessionAlreadyStopped
+from app.errors import FieldError, InvalidInput, SessionAlreadyStopped
 from app.models import ChargingSession
 from app.pagination import PageRequest
 from app.repositories.sessions import SessionFilters, SessionRepository
@@ -153,9 +153,9 @@ async def stop_session(
             )
         )
     if errors:
-        raise InvalidInput(
+        raise InvalidInput.at(
             "The stop values contradict the start of the session.",
-            errors=[{"field": f, "loc": ["body", f], "msg": m, "type": "value_error"} for f, m in errors],
+            *(FieldError.body(name, message) for name, message in errors),
         )
     energy = pricing.energy_kwh(charging_session.meter_start_wh, data.meter_stop_wh)
     charging_session.meter_stop_wh = data.meter_stop_wh
