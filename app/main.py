@@ -21,7 +21,7 @@ from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.openapi import finish
 from app.problems import ProblemMiddleware, install_problem_handlers, problem_schemas
 from app.routers import api_router, ops
-from app.schemas.sessions import AuthorizeRequest
+from app.schemas.authorization import AuthorizeRequest
 from app.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"

@@ -5,7 +5,7 @@ from app.routers import (
     activation,
     api_keys,
     audit,
-    authorize,
+    authorization,
     cards,
     charge_points,
     charging_groups,
@@ -23,7 +23,7 @@ api_router = APIRouter(
 )
 # Routes are matched in order: the charge-point backend's calls (every plug-in) come first.
 for module in (
-    authorize,
+    authorization,
     sessions,
     user_groups,
     tariffs,

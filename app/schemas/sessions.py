@@ -1,11 +1,10 @@
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from app.enums import AuthorizationReason, AuthorizationStatus, Ocpp16AuthorizationStatus, SessionStatus
-from app.schemas.charging import EvseId, Identity
+from app.enums import AuthorizationReason, AuthorizationStatus, SessionStatus
+from app.schemas.authorization import ConnectorSelector, IdToken
 from app.schemas.common import NO_CONTROL_CHARACTERS, DecimalString, Priced, Schema, UtcDateTime
 from app.schemas.user_groups import TariffSummary
 
@@ -16,64 +15,6 @@ from app.schemas.user_groups import TariffSummary
 MAX_METER_WH = 10**12  # a charger's cumulative register over its life
 MAX_SESSION_ENERGY_WH = 100_000_000  # 100,000 kWh: a megawatt charger running four days
 MAX_SESSION_DURATION = timedelta(days=366)
-
-IdToken = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=64,
-        pattern=NO_CONTROL_CHARACTERS,
-        description="The card UID (OCPP idTag / IdToken)",
-    ),
-]
-
-
-class ConnectorSelector(Schema):
-    """The connector, given in exactly one way: by id, by EVSE id, or by charge point + number."""
-
-    connector_id: uuid.UUID | None = None
-    evse_id: EvseId | None = None
-    charge_point_identity: Identity | None = None
-    connector_number: int | None = Field(default=None, ge=1, le=99)
-
-    @model_validator(mode="after")
-    def _exactly_one_way(self) -> Self:
-        by_charge_point = self.charge_point_identity is not None or self.connector_number is not None
-        if by_charge_point and (self.charge_point_identity is None or self.connector_number is None):
-            raise ValueError("charge_point_identity and connector_number go together")
-        ways = sum((self.connector_id is not None, self.evse_id is not None, by_charge_point))
-        if ways != 1:
-            raise ValueError(
-                "give the connector in exactly one way: connector_id, evse_id, "
-                "or charge_point_identity with connector_number"
-            )
-        return self
-
-
-class AuthorizeRequest(ConnectorSelector):
-    id_token: IdToken
-    token_type: str | None = Field(
-        default=None,
-        max_length=20,
-        pattern=NO_CONTROL_CHARACTERS,
-        description="OCPP 2.0.1 IdTokenEnumType, e.g. ISO14443 (informative)",
-    )
-
-
-class AuthorizeResponse(Schema):
-    status: AuthorizationStatus = Field(description="OCPP 2.0.1 AuthorizationStatusEnumType")
-    ocpp16_status: Ocpp16AuthorizationStatus = Field(
-        description="The same answer as an OCPP 1.6 AuthorizationStatus (README: the mapping)"
-    )
-    reason: AuthorizationReason = Field(
-        description="Why; each reason has one status (README: the table of reasons). `free_charging`: "
-        "access control is off, no user group is used"
-    )
-    connector_id: uuid.UUID
-    charging_group_id: uuid.UUID
-    user_group_id: uuid.UUID | None
-    card_id: uuid.UUID | None
-    cache_expires_at: datetime = Field(description="The answer may be cached until then")
 
 
 class SessionStart(ConnectorSelector):

@@ -11,7 +11,7 @@ from app.middleware import remember_caller
 from app.problems import problem_responses
 from app.routers.deps import BACKEND_ROLES, ensure_role
 from app.routers.route import ApiRoute, side_effect_free
-from app.schemas.sessions import AuthorizeRequest, AuthorizeResponse
+from app.schemas.authorization import AuthorizeRequest, AuthorizeResponse
 from app.services import authorization as service
 
 router = APIRouter(route_class=ApiRoute, tags=["authorization"])
