@@ -3,7 +3,7 @@
 Used in two ways: inside a session start's transaction (`read_facts`, after the group lock), and
 on the hot path (`read_key_and_facts`), where the statement also authenticates the caller's key
 and is compiled once per dialect and run on the driver directly, outside any transaction. Rows are
-typed (`FactsRow`, `KeyRow`): the columns are listed by field name, so their order cannot drift.
+typed (`AuthorizationFacts`, `KeyRow`): the columns are listed by field name, so their order cannot drift.
 """
 
 import uuid
@@ -68,9 +68,10 @@ def _connector_condition(form: str, ref: ConnectorRef | None = None) -> ColumnEl
     )
 
 
-class FactsRow(NamedTuple):
-    """What a decision needs, and the names a session start copies: the connector's charging
-    group, the card (None fields when the UID is not registered) and its user group."""
+class AuthorizationFacts(NamedTuple):
+    """What a decision needs (app/services/policy.py::decide), read in one statement: the
+    connector's charging group, the card (None fields when the UID is not registered) and its
+    user group; then the names a session start copies (not read by the decision)."""
 
     connector_id: uuid.UUID
     charging_group_id: uuid.UUID
@@ -83,10 +84,10 @@ class FactsRow(NamedTuple):
     user_group_status: UserGroupStatus | None
     user_group_scope: ActivationScope | None
     active_on_charging_group: bool
-    evse_id: str | None
-    charging_group_name: str
-    card_label: str | None
-    user_group_name: str | None
+    evse_id: str | None = None
+    charging_group_name: str | None = None
+    card_label: str | None = None
+    user_group_name: str | None = None
 
 
 class KeyRow(NamedTuple):
@@ -109,7 +110,7 @@ def _labelled(row: type[tuple[Any, ...]], sources: dict[str, Any]) -> tuple[Any,
 
 
 FACT_COLUMNS = _labelled(
-    FactsRow,
+    AuthorizationFacts,
     {
         "connector_id": Connector.id,
         "charging_group_id": ChargePoint.charging_group_id,
@@ -145,15 +146,15 @@ KEY_COLUMNS = _labelled(
 KEY_WIDTH = len(KeyRow._fields)
 
 
-def facts_row(values: Sequence[Any]) -> FactsRow:
+def facts_row(values: Sequence[Any]) -> AuthorizationFacts:
     """The one place a facts row is built from a result's values (they are in field order)."""
-    facts = FactsRow._make(values)
+    facts = AuthorizationFacts._make(values)
     return facts._replace(
         active_on_charging_group=bool(facts.active_on_charging_group)
     )  # SQLite answers EXISTS with 0/1
 
 
-def hot_path_rows(values: Sequence[Any]) -> tuple[KeyRow, FactsRow | None]:
+def hot_path_rows(values: Sequence[Any]) -> tuple[KeyRow, AuthorizationFacts | None]:
     """The one place a hot-path result is split: the key's columns, then the facts (all NULL
     when the connector is not in the key's organization, or absent for the key-only read)."""
     key, facts = values[:KEY_WIDTH], values[KEY_WIDTH:]
@@ -218,7 +219,7 @@ HOT_PATH = CompiledStatements(
 
 async def read_key_and_facts(
     db: Database, prefix: str, uid: str | None, ref: ConnectorRef | None
-) -> tuple[KeyRow, FactsRow | None] | None:
+) -> tuple[KeyRow, AuthorizationFacts | None] | None:
     """The key by its prefix (None: no such key) and, when a connector is given, the facts in the
     key's organization: one round trip on the driver, outside any transaction."""
     if uid is None or ref is None:
@@ -231,7 +232,7 @@ async def read_key_and_facts(
 
 async def read_facts(
     session: AsyncSession, organization_id: uuid.UUID, uid: str, ref: ConnectorRef
-) -> FactsRow | None:
+) -> AuthorizationFacts | None:
     """The facts inside a transaction (a session start, after the group lock)."""
     row = (await session.execute(authorization_facts_statement(organization_id, uid, ref))).first()
     return None if row is None else facts_row(tuple(row))

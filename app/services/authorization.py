@@ -1,6 +1,5 @@
 """May this card charge at this connector? The hot path: one read, one pure decision."""
 
-from dataclasses import fields
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import Database
 from app.errors import NotFound, Unauthenticated
 from app.repositories import authorization as repository
-from app.repositories.authorization import ConnectorRef, FactsRow
+from app.repositories.authorization import AuthorizationFacts, ConnectorRef
 from app.schemas.authorization import AuthorizeRequest, ConnectorSelector
 from app.schemas.user_groups import normalize_uid
 from app.services import policy
@@ -33,16 +32,9 @@ def token_uid(id_token: str) -> str:
         return id_token
 
 
-def decision_facts(row: FactsRow) -> policy.AuthorizationFacts:
-    """The row's fields the pure decision reads, by name."""
-    return policy.AuthorizationFacts(
-        **{field.name: getattr(row, field.name) for field in fields(policy.AuthorizationFacts)}
-    )
-
-
 async def read_facts(
     session: AsyncSession, ctx: RequestContext, id_token: str, ref: ConnectorRef
-) -> FactsRow:
+) -> AuthorizationFacts:
     """The facts inside a transaction (session start, after the group lock)."""
     row = await repository.read_facts(session, ctx.organization_id, token_uid(id_token), ref)
     if row is None:
@@ -55,7 +47,7 @@ async def authenticate_and_read_facts(
     raw_key: str | None,
     request_id: str | None,
     request: AuthorizeRequest | None,
-) -> tuple[RequestContext, policy.AuthorizationFacts | None]:
+) -> tuple[RequestContext, AuthorizationFacts | None]:
     """The caller and the facts in one round trip, outside any transaction: each call sees what
     is committed at that moment, so a card blocked a millisecond ago is refused now, on every
     instance. Facts are None when the connector is not in the caller's organization, or when
@@ -72,8 +64,8 @@ async def authenticate_and_read_facts(
     ctx = verified_context(
         raw_key, key.key_hash, key.revoked_at, key.organization_id, key.key_id, key.name, key.role, request_id
     )
-    return ctx, decision_facts(facts) if facts is not None else None
+    return ctx, facts
 
 
-def decide_now(facts: policy.AuthorizationFacts, cache_seconds: int) -> policy.Decision:
+def decide_now(facts: AuthorizationFacts, cache_seconds: int) -> policy.Decision:
     return policy.decide(facts, datetime.now(UTC), cache_seconds)

@@ -25,6 +25,7 @@ from app.errors import (
     GroupNotArchived,
 )
 from app.models import UserGroup
+from app.repositories.authorization import AuthorizationFacts as AuthorizationFacts  # the decision's input
 
 
 @dataclass(frozen=True)
@@ -131,24 +132,6 @@ REASON_STATUS: dict[AuthorizationReason, AuthorizationStatus] = {
     AuthorizationReason.group_archived: AuthorizationStatus.invalid,
     AuthorizationReason.not_at_this_location: AuthorizationStatus.not_at_this_location,
 }
-
-
-@dataclass(frozen=True)
-class AuthorizationFacts:
-    """What the decision needs, read in one statement: the connector's charging group and the card
-    with its user group (card fields None when the UID is not registered)."""
-
-    connector_id: uuid.UUID
-    charging_group_id: uuid.UUID
-    access_control: bool
-    card_id: uuid.UUID | None
-    card_blocked: bool | None
-    card_valid_from: datetime | None
-    card_valid_until: datetime | None
-    user_group_id: uuid.UUID | None
-    user_group_status: UserGroupStatus | None
-    user_group_scope: ActivationScope | None
-    active_on_charging_group: bool
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ __all__ = [
 from app.repositories.user_groups import UserGroupRepository
 from app.schemas.sessions import MAX_SESSION_DURATION, MAX_SESSION_ENERGY_WH, SessionStart, SessionStop
 from app.services import audit, policy, pricing
-from app.services.authorization import connector_ref, decision_facts, read_facts, token_uid
+from app.services.authorization import connector_ref, read_facts, token_uid
 from app.services.context import RequestContext
 from app.services.entities import get_or_404
 
@@ -62,7 +62,7 @@ async def start_session(
         # Also for free charging: deleting the group deletes the card this session names.
         await UserGroupRepository(session, ctx.organization_id).get_for_share(facts.user_group_id)
         facts = await read_facts(session, ctx, data.id_token, ref)  # what the lock let us see
-    decision = policy.decide(decision_facts(facts), data.started_at, cache_seconds)
+    decision = policy.decide(facts, data.started_at, cache_seconds)
     group_id = decision.user_group_id
     tariff = await sessions.tariff_in_force(group_id, data.started_at) if group_id is not None else None
     charging_session = await sessions.insert_once(

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Select
 
 from app.repositories import authorization as repository
-from app.repositories.authorization import FactsRow, KeyRow
+from app.repositories.authorization import AuthorizationFacts, KeyRow
 
 
 def selected_names(statement: Select[tuple[object, ...]]) -> list[str]:
@@ -17,7 +17,7 @@ def selected_names(statement: Select[tuple[object, ...]]) -> list[str]:
 @pytest.mark.parametrize("form", ["connector_id", "evse_id", "charge_point"])
 def test_hot_path_statement_selects_the_key_then_the_facts(form: str) -> None:
     statement = repository.HOT_PATH.statements[form]
-    assert selected_names(statement) == [*KeyRow._fields, *FactsRow._fields]
+    assert selected_names(statement) == [*KeyRow._fields, *AuthorizationFacts._fields]
 
 
 def test_key_only_statement_selects_the_key() -> None:
@@ -27,7 +27,7 @@ def test_key_only_statement_selects_the_key() -> None:
 def test_transaction_statement_selects_the_facts() -> None:
     ref = repository.ConnectorRef(evse_id="DE*ABC*E1")
     statement = repository.authorization_facts_statement(uuid.uuid4(), "04112233", ref)
-    assert selected_names(statement) == list(FactsRow._fields)
+    assert selected_names(statement) == list(AuthorizationFacts._fields)
 
 
 def test_hot_path_rows_split_by_name() -> None:
@@ -39,5 +39,5 @@ def test_hot_path_rows_split_by_name() -> None:
     assert found_facts.charging_group_name == "Depot"
     assert found_facts.active_on_charging_group is True
     # The connector columns are NULL: the connector is not in the key's organization.
-    assert repository.hot_path_rows((*key, *[None] * len(FactsRow._fields))) == (key, None)
+    assert repository.hot_path_rows((*key, *[None] * len(AuthorizationFacts._fields))) == (key, None)
     assert repository.hot_path_rows(tuple(key)) == (key, None)
