@@ -2,13 +2,15 @@
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import AuditAction, SessionStatus
 from app.errors import FieldError, InvalidInput, SessionAlreadyStopped
-from app.models import ChargingSession
+from app.models import ChargingSession, TariffVersion
 from app.pagination import PageRequest
+from app.repositories.authorization import AuthorizationFacts
 from app.repositories.sessions import SessionFilters, SessionRepository
 
 __all__ = [
@@ -65,30 +67,7 @@ async def start_session(
     decision = policy.decide(facts, data.started_at, cache_seconds)
     group_id = decision.user_group_id
     tariff = await sessions.tariff_in_force(group_id, data.started_at) if group_id is not None else None
-    charging_session = await sessions.insert_once(
-        transaction_id=data.transaction_id,
-        status=SessionStatus.active,
-        id_token=token_uid(data.id_token),
-        card_id=decision.card_id,
-        card_label=facts.card_label,
-        user_group_id=group_id,
-        user_group_name=facts.user_group_name if group_id is not None else None,
-        connector_id=facts.connector_id,
-        evse_id=facts.evse_id,
-        charging_group_id=facts.charging_group_id,
-        charging_group_name=facts.charging_group_name,
-        tariff_version_id=tariff.id if tariff else None,
-        tariff_snapshot=(
-            {key: audit.json_value(getattr(tariff, key)) for key in TARIFF_SNAPSHOT_FIELDS}
-            if tariff
-            else None
-        ),
-        currency=tariff.currency if tariff else None,
-        decision_status=decision.status,
-        decision_reason=decision.reason,
-        meter_start_wh=data.meter_start_wh,
-        started_at=data.started_at,
-    )
+    charging_session = await sessions.insert_once(**_session_row(data, facts, decision, tariff))
     if charging_session is None:
         recorded = await sessions.by_transaction_id(data.transaction_id)
         assert recorded is not None, "the conflicting insert committed, so its row is visible"
@@ -127,36 +106,9 @@ async def stop_session(
             f"Session {id_} was already stopped at {charging_session.stopped_at} "
             f"with meter {charging_session.meter_stop_wh} Wh."
         )
-    errors = []
-    if data.meter_stop_wh < charging_session.meter_start_wh:
-        errors.append(
-            ("meter_stop_wh", f"must not be below meter_start_wh ({charging_session.meter_start_wh})")
-        )
-    elif data.meter_stop_wh - charging_session.meter_start_wh > MAX_SESSION_ENERGY_WH:
-        errors.append(
-            (
-                "meter_stop_wh",
-                f"at most {MAX_SESSION_ENERGY_WH:,} Wh above meter_start_wh "
-                f"({charging_session.meter_start_wh})",
-            )
-        )
-    if data.stopped_at < charging_session.started_at:
-        errors.append(
-            ("stopped_at", f"must not be before started_at ({charging_session.started_at.isoformat()})")
-        )
-    elif data.stopped_at - charging_session.started_at > MAX_SESSION_DURATION:
-        errors.append(
-            (
-                "stopped_at",
-                f"at most {MAX_SESSION_DURATION.days} days after started_at "
-                f"({charging_session.started_at.isoformat()})",
-            )
-        )
+    errors = stop_contradictions(charging_session, data)
     if errors:
-        raise InvalidInput.at(
-            "The stop values contradict the start of the session.",
-            *(FieldError.body(name, message) for name, message in errors),
-        )
+        raise InvalidInput.at("The stop values contradict the start of the session.", *errors)
     energy = pricing.energy_kwh(charging_session.meter_start_wh, data.meter_stop_wh)
     charging_session.meter_stop_wh = data.meter_stop_wh
     charging_session.stopped_at = data.stopped_at
@@ -179,6 +131,56 @@ async def stop_session(
         },
     )
     return charging_session
+
+
+def _session_row(
+    data: SessionStart, facts: AuthorizationFacts, decision: policy.Decision, tariff: TariffVersion | None
+) -> dict[str, Any]:
+    """The new session's columns: what the backend reported, the decision, the names as they are
+    now, and a copy of the tariff in force (pricing reads the copy, not the group's tariff)."""
+    in_group = decision.user_group_id is not None
+    return {
+        "transaction_id": data.transaction_id,
+        "status": SessionStatus.active,
+        "id_token": token_uid(data.id_token),
+        "card_id": decision.card_id,
+        "card_label": facts.card_label,
+        "user_group_id": decision.user_group_id,
+        "user_group_name": facts.user_group_name if in_group else None,
+        "connector_id": facts.connector_id,
+        "evse_id": facts.evse_id,
+        "charging_group_id": facts.charging_group_id,
+        "charging_group_name": facts.charging_group_name,
+        "tariff_version_id": tariff.id if tariff else None,
+        "tariff_snapshot": (
+            {key: audit.json_value(getattr(tariff, key)) for key in TARIFF_SNAPSHOT_FIELDS}
+            if tariff
+            else None
+        ),
+        "currency": tariff.currency if tariff else None,
+        "decision_status": decision.status,
+        "decision_reason": decision.reason,
+        "meter_start_wh": data.meter_start_wh,
+        "started_at": data.started_at,
+    }
+
+
+def stop_contradictions(started: ChargingSession, data: SessionStop) -> list[FieldError]:
+    """What in a stop contradicts the session's start: a meter below it or implausibly far above,
+    a time before it or implausibly long after."""
+    errors = []
+    meter, since = started.meter_start_wh, started.started_at
+    if data.meter_stop_wh < meter:
+        errors.append(FieldError.body("meter_stop_wh", f"must not be below meter_start_wh ({meter})"))
+    elif data.meter_stop_wh - meter > MAX_SESSION_ENERGY_WH:
+        message = f"at most {MAX_SESSION_ENERGY_WH:,} Wh above meter_start_wh ({meter})"
+        errors.append(FieldError.body("meter_stop_wh", message))
+    if data.stopped_at < since:
+        errors.append(FieldError.body("stopped_at", f"must not be before started_at ({since.isoformat()})"))
+    elif data.stopped_at - since > MAX_SESSION_DURATION:
+        message = f"at most {MAX_SESSION_DURATION.days} days after started_at ({since.isoformat()})"
+        errors.append(FieldError.body("stopped_at", message))
+    return errors
 
 
 async def get_session(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> ChargingSession:
