@@ -1,5 +1,6 @@
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from app.models import AuditEvent
@@ -7,31 +8,33 @@ from app.pagination import PageRequest
 from app.repositories.base import Repository
 
 
+@dataclass(frozen=True)
+class AuditFilters:
+    """Which records: each filter given narrows the trail; `since` inclusive, `until` exclusive."""
+
+    entity_type: str | None = None
+    entity_id: uuid.UUID | None = None
+    user_group_id: uuid.UUID | None = None
+    actor_api_key_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 class AuditEventRepository(Repository[AuditEvent]):
     model = AuditEvent
 
-    async def search(
-        self,
-        page: PageRequest,
-        *,
-        entity_type: str | None = None,
-        entity_id: uuid.UUID | None = None,
-        user_group_id: uuid.UUID | None = None,
-        actor_api_key_id: uuid.UUID | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> tuple[Sequence[AuditEvent], bool]:
+    async def search(self, page: PageRequest, filters: AuditFilters) -> tuple[Sequence[AuditEvent], bool]:
         statement = self.base_statement()
-        if entity_type is not None:
-            statement = statement.where(AuditEvent.entity_type == entity_type)
-        if entity_id is not None:
-            statement = statement.where(AuditEvent.entity_id == entity_id)
-        if user_group_id is not None:
-            statement = statement.where(AuditEvent.user_group_id == user_group_id)
-        if actor_api_key_id is not None:
-            statement = statement.where(AuditEvent.actor_api_key_id == actor_api_key_id)
-        if since is not None:
-            statement = statement.where(AuditEvent.created_at >= since)
-        if until is not None:
-            statement = statement.where(AuditEvent.created_at < until)
+        for column, value in (
+            (AuditEvent.entity_type, filters.entity_type),
+            (AuditEvent.entity_id, filters.entity_id),
+            (AuditEvent.user_group_id, filters.user_group_id),
+            (AuditEvent.actor_api_key_id, filters.actor_api_key_id),
+        ):
+            if value is not None:
+                statement = statement.where(column == value)
+        if filters.since is not None:
+            statement = statement.where(AuditEvent.created_at >= filters.since)
+        if filters.until is not None:
+            statement = statement.where(AuditEvent.created_at < filters.until)
         return await self.page(statement, page)

@@ -26,10 +26,7 @@ async def list_audit_events(
     until: Annotated[UtcDateTime | None, Query(description="Exclusive upper bound (RFC 3339)")] = None,
 ) -> Page[AuditEventRead]:
     """The organization's whole audit trail, newest first."""
-    events, more = await service.search(
-        session,
-        ctx,
-        page,
+    filters = service.AuditFilters(
         entity_type=entity_type.value if entity_type else None,
         entity_id=entity_id,
         user_group_id=user_group_id,
@@ -37,5 +34,6 @@ async def list_audit_events(
         since=since,
         until=until,
     )
+    events, more = await service.search(session, ctx, page, filters)
     items = [AuditEventRead.model_validate(event) for event in events]
     return Page(items=items, next_cursor=next_cursor(items, more, lambda e: e.created_at, lambda e: e.id))

@@ -104,9 +104,7 @@ async def activate_charging_group(
     charging_group_id: uuid.UUID,
     page: PageRequest,
 ) -> ActivationView:
-    group = await lock_group(session, ctx, user_group_id)
-    policy.can_change_activation(group).enforce()
-    charging_group = await _charging_group(session, ctx, charging_group_id)
+    group, charging_group = await _lock_pair(session, ctx, user_group_id, charging_group_id)
     activations = ActivationRepository(session, ctx.organization_id)
     already = group.activation_scope == ActivationScope.all or charging_group_id in (
         await activations.charging_group_ids(group.id)
@@ -136,9 +134,7 @@ async def deactivate_charging_group(
 ) -> ActivationView:
     """Under scope `all`, deactivating one charging group turns the scope into `custom` with all
     the others. Deactivating a charging group the group is not active on changes nothing."""
-    group = await lock_group(session, ctx, user_group_id)
-    policy.can_change_activation(group).enforce()
-    charging_group = await _charging_group(session, ctx, charging_group_id)
+    group, charging_group = await _lock_pair(session, ctx, user_group_id, charging_group_id)
     activations = ActivationRepository(session, ctx.organization_id)
     detail = {"charging_group_id": charging_group.id, "charging_group_name": charging_group.name}
     if group.activation_scope == ActivationScope.all:
@@ -162,8 +158,14 @@ async def deactivate_charging_group(
     return await _view(session, ctx, group, page)
 
 
-async def _charging_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> ChargingGroup:
-    return await get_or_404(ChargingGroupRepository(session, ctx.organization_id), id_)
+async def _lock_pair(
+    session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID, charging_group_id: uuid.UUID
+) -> tuple[UserGroup, ChargingGroup]:
+    """The user group, locked and allowed to change its activation, and the charging group."""
+    group = await lock_group(session, ctx, user_group_id)
+    policy.can_change_activation(group).enforce()
+    charging_groups = ChargingGroupRepository(session, ctx.organization_id)
+    return group, await get_or_404(charging_groups, charging_group_id)
 
 
 async def _describe(

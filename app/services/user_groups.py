@@ -14,7 +14,7 @@ from app.errors import AlreadyExists
 from app.models import AuditEvent, Card, TariffVersion, UserGroup
 from app.pagination import PageRequest
 from app.repositories.activation import ActivationRepository, ActivationTotals
-from app.repositories.audit_events import AuditEventRepository
+from app.repositories.audit_events import AuditEventRepository, AuditFilters
 from app.repositories.cards import CardRepository
 from app.repositories.sessions import SessionRepository
 from app.repositories.tariffs import TariffRepository
@@ -181,7 +181,9 @@ async def history(
     session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, page: PageRequest
 ) -> tuple[Sequence[AuditEvent], bool]:
     """Readable after deletion too: the trail outlives the group."""
-    events, more = await AuditEventRepository(session, ctx.organization_id).search(page, user_group_id=id_)
+    events, more = await AuditEventRepository(session, ctx.organization_id).search(
+        page, AuditFilters(user_group_id=id_)
+    )
     if not events and page.after is None:
         await get_or_404(UserGroupRepository(session, ctx.organization_id), id_)
     return events, more
