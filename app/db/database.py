@@ -1,0 +1,155 @@
+"""The database as the process holds it: pool, hot-path reads on the driver, sessions, and the
+unit of work (the only place that commits)."""
+
+import asyncio
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import (
+    AsyncSession,
+    async_sessionmaker,
+)
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import await_, greenlet_spawn
+
+from app.db.engine import SKIP_CHECKOUT_PING, create_engine, is_sqlite
+from app.settings import Settings, normalize_database_url
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    """The connection pool right now (for the metrics)."""
+
+    in_use: int
+    idle: int
+    waiting: int
+    max_connections: int
+
+
+class Database:
+    """One engine and session factory per process (held on app.state)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = normalize_database_url(settings.database_url)
+        self.engine = create_engine(settings)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite: sqlite3.Connection | None = None
+        # The hot path holds at most DB_POOL_SIZE connections at once: past that the pool would
+        # open overflow connections and close them again on return (SQLAlchemy's QueuePool keeps
+        # only DB_POOL_SIZE idle), a new PostgreSQL backend per burst. Overflow is for the others.
+        self._hot_path_slots = asyncio.Semaphore(settings.db_pool_size)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    def pool_status(self) -> PoolStatus | None:
+        """The SQLAlchemy pool's counts; None for a pool that does not queue (in-memory SQLite)."""
+        pool = self.engine.pool
+        if not isinstance(pool, QueuePool):
+            return None
+        # Tasks blocked in the pool's queue; asyncio.Queue keeps no public count of them.
+        queue = pool._pool.__dict__.get("_queue")
+        waiting = sum(1 for waiter in getattr(queue, "_getters", ()) if not waiter.done())
+        return PoolStatus(
+            in_use=pool.checkedout(),
+            idle=pool.checkedin(),
+            waiting=waiting,
+            max_connections=pool.size() + max(pool._max_overflow, 0),
+        )
+
+    async def dispose(self) -> None:
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
+        await self.engine.dispose()
+
+    async def fetch_raw(self, sql: str, parameters: list[Any]) -> Any:
+        """One row of a read run on the driver (app/repositories/driver.py), None when none."""
+        if self.is_sqlite:
+            # A local file: a microsecond read, cheaper in the event loop than a thread hop.
+            return self._sqlite_connection().execute(sql, parameters).fetchone()
+        return await self._fetchrow(sql, parameters)
+
+    async def _fetchrow(self, sql: str, parameters: list[Any]) -> Any:
+        """One read on the driver connection of a connection borrowed from the engine's pool: the
+        same connections as the sessions use, so one budget (DB_POOL_SIZE + DB_MAX_OVERFLOW).
+        No transaction is begun, so giving it back costs nothing (the pool's rollback-on-return
+        has nothing to roll back and sends nothing). Checkout, read and return run in one
+        greenlet, as SQLAlchemy's own calls do: the pool may need to close a connection on return."""
+        if self._hot_path_slots.locked():  # only a wait needs the (costlier) timeout around it
+            async with asyncio.timeout(self.engine.pool.timeout()):  # type: ignore[attr-defined]
+                await self._hot_path_slots.acquire()
+        else:
+            await self._hot_path_slots.acquire()
+        token = SKIP_CHECKOUT_PING.set(True)
+        try:
+            return await greenlet_spawn(self._fetchrow_on_pooled_connection, sql, parameters)
+        finally:
+            SKIP_CHECKOUT_PING.reset(token)
+            self._hot_path_slots.release()
+
+    def _fetchrow_on_pooled_connection(self, sql: str, parameters: list[Any]) -> Any:
+        for attempt in (1, 2):
+            pooled = self.engine.sync_engine.raw_connection()
+            driver: Any = pooled.driver_connection
+            try:
+                row = await_(driver.fetchrow(sql, *parameters))
+            except Exception as error:
+                stale = driver.is_closed()
+                # A dead connection or one left mid-statement is never given back to the pool.
+                if stale or isinstance(error, TimeoutError):
+                    driver.terminate()
+                    pooled.invalidate(error)
+                else:
+                    pooled.close()
+                if stale and attempt == 1:
+                    continue  # the server dropped it while idle (a restart): once more, on a new one
+                raise
+            pooled.close()
+            return row
+        raise AssertionError("unreachable")
+
+    def _sqlite_connection(self) -> sqlite3.Connection:
+        if self._sqlite is None:
+            path = self.url.split(":///", 1)[1]
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # This read runs in the event loop: never wait long for a lock (WAL readers rarely do).
+            busy_ms = min(2000, round(self.settings.db_request_timeout_seconds * 1000))
+            connection.execute(f"PRAGMA busy_timeout={busy_ms}")
+            connection.execute("PRAGMA query_only=ON")
+            self._sqlite = connection
+        return self._sqlite
+
+
+async def open_session(db: Database, *, write: bool) -> AsyncSession:
+    session = db.sessionmaker()
+    if write and db.is_sqlite:
+        await session.connection(execution_options={"sqlite_immediate": True})
+    return session
+
+
+class UnitOfWork:
+    """One transaction: commit on success, roll back on any exception. The only place that
+    commits: each request's (app/routers/deps.py::unit_of_work), the CLI's, the demo data's."""
+
+    def __init__(self, db: Database, *, write: bool = True) -> None:
+        self.db = db
+        self.write = write
+        self.session: AsyncSession | None = None
+
+    async def __aenter__(self) -> AsyncSession:
+        self.session = await open_session(self.db, write=self.write)
+        return self.session
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self.session is not None
+        try:
+            if exc_type is None:
+                await self.session.commit()
+            else:
+                await self.session.rollback()
+        finally:
+            await self.session.close()

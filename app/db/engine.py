@@ -1,0 +1,137 @@
+"""The engine for either database: bounded waits, real transactions on SQLite, a checkout ping the
+hot path can skip, and connections dropped when the server goes silent."""
+
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import DBAPIConnection, ExceptionContext
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from app.settings import Settings, normalize_database_url
+
+APPLICATION_NAME = "user-groups-service"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = normalize_database_url(settings.database_url)
+    if is_sqlite(url):
+        return _create_sqlite_engine(url, settings)
+    bound = settings.db_request_timeout_seconds
+    engine = create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=min(settings.db_pool_timeout_seconds, bound),
+        connect_args={
+            # Each wait on the server is bounded: the connect, and every statement's round trip.
+            "timeout": bound,
+            "command_timeout": bound,
+            "server_settings": {
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "timezone": "UTC",
+                "application_name": APPLICATION_NAME,
+            },
+        },
+    )
+    _check_connections_on_checkout(engine)
+    _drop_connections_that_time_out(engine)
+    return engine
+
+
+def _create_sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
+    database = url.split(":///", 1)[1] if ":///" in url else ""
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    busy_ms = round(settings.db_request_timeout_seconds * 1000)
+    engine = create_async_engine(url, connect_args={"timeout": settings.db_request_timeout_seconds})
+    configure_sqlite(engine, busy_ms)
+    return engine
+
+
+def configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int = 30_000) -> None:
+    """WAL, foreign keys, and SQLAlchemy's recipe for real transactions on Python's sqlite3.
+
+    Python 3.11's sqlite3 manages BEGIN itself and breaks SAVEPOINT; we take that over. Write
+    requests begin with BEGIN IMMEDIATE, so a policy check and the write it guards cannot
+    interleave with another writer (SQLite's answer to PostgreSQL's FOR UPDATE).
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA synchronous=NORMAL",
+            # A write waits this long for another writer's lock, then "database is locked": 503.
+            f"PRAGMA busy_timeout={busy_timeout_ms}",
+        ):
+            cursor.execute(pragma)
+        cursor.close()
+        # SQLite's lower() folds ASCII only; PostgreSQL's folds all letters. Same answers on both.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# Set while the hot path checks out a connection: it skips the checkout ping (see below).
+SKIP_CHECKOUT_PING: ContextVar[bool] = ContextVar("skip_checkout_ping", default=False)
+_FRESH = "ugs_fresh"
+
+
+def _check_connections_on_checkout(engine: AsyncEngine) -> None:
+    """SQLAlchemy's pool_pre_ping, written out so the hot path can skip it.
+
+    Sessions get a connection that answered a ping (a connection the server dropped while it
+    was idle is replaced, and all older ones with it), except a fresh one. The hot path skips
+    the ping: it runs one read outside any transaction and retries it once on a new connection
+    when its connection turns out dead, which costs no round trip when it is alive.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_FRESH] = True
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if record.info.pop(_FRESH, False) or SKIP_CHECKOUT_PING.get():
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:
+            driver = dbapi_connection.driver_connection
+            if driver.is_closed():
+                raise sa_exc.InvalidatePoolError() from error  # the pool reconnects
+            # Alive but silent (a frozen server): reconnecting would only wait again.
+            driver.terminate()
+            raise
+
+
+def _drop_connections_that_time_out(engine: AsyncEngine) -> None:
+    """A statement the server did not answer within the bound leaves its connection in the middle
+    of the protocol: drop it at once (a graceful close would wait on the silent server again)."""
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if isinstance(context.original_exception, TimeoutError) and context.connection is not None:
+            driver: Any = context.connection.connection.driver_connection
+            driver.terminate()
+            context.is_disconnect = True
+            context.invalidate_pool_on_disconnect = False
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
