@@ -21,9 +21,12 @@ from app.models import Organization
 from app.pagination import PageRequest
 from app.repositories.api_keys import find_organization_by_name
 from app.repositories.user_groups import UserGroupRepository
+from app.schemas.activation import ActivationInput
+from app.schemas.cards import CardCreate
 from app.schemas.charging import ChargePointCreate, ChargingGroupCreate, ConnectorCreate
 from app.schemas.sessions import SessionStart, SessionStop
-from app.schemas.user_groups import ActivationInput, CardCreate, TariffInput, UserGroupCreate
+from app.schemas.tariffs import TariffInput
+from app.schemas.user_groups import UserGroupCreate
 from app.services import (
     api_keys,
     audit,

@@ -7,7 +7,7 @@ from app.models import ChargingGroup
 from app.problems import problem_responses
 from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor, page_params
 from app.routers.route import ApiRoute
-from app.schemas.user_groups import ActivatedChargingGroup, ActivationInput, ActivationRead
+from app.schemas.activation import ActivatedChargingGroup, ActivationInput, ActivationRead
 from app.services import activation as service
 
 router = APIRouter(

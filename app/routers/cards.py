@@ -13,8 +13,8 @@ from app.errors import (
 from app.problems import problem_responses
 from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
 from app.routers.route import ApiRoute
+from app.schemas.cards import CardCreate, CardMove, CardRead, CardsAdded, CardsBulkCreate, CardUpdate
 from app.schemas.common import NO_CONTROL_CHARACTERS, Page
-from app.schemas.user_groups import CardCreate, CardMove, CardRead, CardsAdded, CardsBulkCreate, CardUpdate
 from app.services import card_batches
 from app.services import cards as service
 

@@ -7,7 +7,7 @@ from app.problems import problem_responses
 from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
 from app.routers.route import ApiRoute
 from app.schemas.common import Page
-from app.schemas.user_groups import TariffInput, TariffRead
+from app.schemas.tariffs import TariffInput, TariffRead
 from app.services import tariffs as service
 
 router = APIRouter(route_class=ApiRoute, prefix="/user-groups/{user_group_id}/tariff", tags=["tariffs"])

@@ -16,16 +16,15 @@ from app.problems import problem_responses
 from app.routers.activation import activated
 from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
 from app.routers.route import ApiRoute, side_effect_free
+from app.schemas.activation import ChargingGroupRef
 from app.schemas.audit import AuditEventRead
 from app.schemas.common import NO_CONTROL_CHARACTERS, Page
+from app.schemas.tariffs import TariffRead, TariffSummary
 from app.schemas.user_groups import (
     ActionVerdict,
     ActivationSummary,
     AllowedActions,
     CardsBox,
-    ChargingGroupRef,
-    TariffRead,
-    TariffSummary,
     UserGroupCounts,
     UserGroupCreate,
     UserGroupPreview,

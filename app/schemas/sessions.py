@@ -6,7 +6,7 @@ from pydantic import Field
 from app.enums import AuthorizationReason, AuthorizationStatus, SessionStatus
 from app.schemas.authorization import ConnectorSelector, IdToken
 from app.schemas.common import NO_CONTROL_CHARACTERS, DecimalString, Priced, Schema, UtcDateTime
-from app.schemas.user_groups import TariffSummary
+from app.schemas.tariffs import TariffSummary
 
 # Input limits, chosen so that every accepted stop has a documented cost that fits the cost column
 # (NUMERIC(18,6): below 10^12): at most 100,000 kWh x 999,999.999999 per kWh + 999,999.999999 per

@@ -13,7 +13,7 @@ from app.pagination import PageRequest
 from app.repositories.activation import ActivationRepository, ActivationTotals
 from app.repositories.charging_groups import ChargingGroupRepository
 from app.repositories.user_groups import UserGroupRepository
-from app.schemas.user_groups import ActivationInput
+from app.schemas.activation import ActivationInput
 from app.services import audit, policy
 from app.services.context import RequestContext
 from app.services.entities import get_or_404, lock_group

@@ -9,7 +9,7 @@ from app.errors import NotFound, Unauthenticated
 from app.repositories import authorization as repository
 from app.repositories.authorization import AuthorizationFacts, ConnectorRef
 from app.schemas.authorization import AuthorizeRequest, ConnectorSelector
-from app.schemas.user_groups import normalize_uid
+from app.schemas.cards import normalize_uid
 from app.services import policy
 from app.services.api_keys import parse_prefix, verified_context
 from app.services.context import RequestContext

@@ -18,7 +18,7 @@ from app.enums import AuditAction
 from app.errors import CardsRejected, FieldError, InvalidInput
 from app.models import Card
 from app.repositories.cards import CardRepository
-from app.schemas.user_groups import MAX_CARDS_PER_REQUEST, CardCreate
+from app.schemas.cards import MAX_CARDS_PER_REQUEST, CardCreate
 from app.services import audit, policy
 from app.services.context import RequestContext
 from app.services.entities import lock_group

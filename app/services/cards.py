@@ -11,7 +11,7 @@ from app.models import Card, UserGroup
 from app.pagination import PageRequest
 from app.repositories.cards import CardRepository
 from app.repositories.user_groups import UserGroupRepository
-from app.schemas.user_groups import CardCreate, CardUpdate
+from app.schemas.cards import CardCreate, CardUpdate
 from app.services import audit, policy
 from app.services.context import RequestContext
 from app.services.entities import apply_changes, get_or_404, lock_group, sent_changes

@@ -13,7 +13,7 @@ from app.models import TariffVersion
 from app.pagination import PageRequest
 from app.repositories.tariffs import TariffRepository
 from app.repositories.user_groups import UserGroupRepository
-from app.schemas.user_groups import TariffInput
+from app.schemas.tariffs import TariffInput
 from app.services import audit, policy
 from app.services.context import RequestContext
 from app.services.entities import get_or_404, lock_group

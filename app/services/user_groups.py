@@ -19,7 +19,8 @@ from app.repositories.cards import CardRepository
 from app.repositories.sessions import SessionRepository
 from app.repositories.tariffs import TariffRepository
 from app.repositories.user_groups import UserGroupRepository
-from app.schemas.user_groups import TariffInput, UserGroupCreate
+from app.schemas.tariffs import TariffInput
+from app.schemas.user_groups import UserGroupCreate
 from app.services import audit, policy
 from app.services.activation import ActivationPlan, enable_access_control, plan_activation
 from app.services.context import RequestContext

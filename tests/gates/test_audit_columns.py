@@ -27,7 +27,7 @@ from app.db import Database, UnitOfWork
 from app.enums import AuditAction
 from app.models import Activation, AuditEvent, Base, Card, IdempotencyRecord, Organization
 from app.models.base import Audited
-from app.schemas.user_groups import CardUpdate
+from app.schemas.cards import CardUpdate
 from app.services import api_keys, audit
 from tests.factories import (
     Org,
