@@ -74,6 +74,9 @@ class PreconditionFailed(AppError):
     title = "The resource was changed since you read it (If-Match does not match)"
 
 
+REQUEST_PARTS = ("body", "query", "path", "header")
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One wrong value, where it is (`loc`, as FastAPI gives it: "body", then the path) and why."""
@@ -89,8 +92,10 @@ class FieldError:
         return cls(("body", *path.split(".")), msg, type)
 
     def as_dict(self) -> dict[str, Any]:
-        where = self.loc[1:] if self.loc[0] == "body" else self.loc
-        field_name = ".".join(str(part) for part in where)
+        """As a problem's `errors` item (documented by app/problems.py::FieldError): `field` is the
+        dotted path without the leading body/query/path/header, e.g. `cards.3.uid`."""
+        where = self.loc[1:] if self.loc and self.loc[0] in REQUEST_PARTS else self.loc
+        field_name = ".".join(str(part) for part in where) or (str(self.loc[0]) if self.loc else "")
         return {"field": field_name, "loc": list(self.loc), "msg": self.msg, "type": self.type, **self.extra}
 
 

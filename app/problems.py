@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import errors as errors_module
 from app.db import is_database_unavailable
 from app.errors import PROBLEM_BASE, AlreadyExists, AppError, InvalidInput, PreconditionFailed
 
@@ -36,6 +37,7 @@ HTTP_SLUGS = {
 }
 
 
+# The document of app.errors.FieldError.as_dict() (the class name is the OpenAPI component's).
 class FieldError(BaseModel):
     field: str = Field(description="Dotted path of the offending field, e.g. `name` or `cards.3.uid`")
     loc: list[str | int] = Field(description="Location as a list: body/query/path/header, then keys")
@@ -88,19 +90,15 @@ def problem_response(
 
 
 def field_errors(errors: Any) -> list[dict[str, Any]]:
-    result = []
-    for error in errors:
-        loc = [part if isinstance(part, int) else str(part) for part in error.get("loc", ())]
-        path = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
-        result.append(
-            {
-                "field": ".".join(str(part) for part in path) or str(loc[0] if loc else ""),
-                "loc": loc,
-                "msg": str(error.get("msg", "invalid")),
-                "type": str(error.get("type", "value_error")),
-            }
-        )
-    return result
+    """FastAPI's validation errors as the problem's `errors` (the same shape as a service's)."""
+    return [
+        errors_module.FieldError(
+            tuple(part if isinstance(part, int) else str(part) for part in error.get("loc", ())),
+            str(error.get("msg", "invalid")),
+            str(error.get("type", "value_error")),
+        ).as_dict()
+        for error in errors
+    ]
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
