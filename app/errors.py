@@ -1,6 +1,6 @@
 """Domain errors. Each kind carries its HTTP status, a stable slug (-> problem `type`) and a title.
 
-No FastAPI here: services raise these, app/problems.py renders them as RFC 9457 documents.
+No FastAPI here: services raise these, app/problem_handlers.py renders them as RFC 9457 documents.
 """
 
 from dataclasses import dataclass, field

@@ -19,7 +19,8 @@ from app.housekeeping import run_housekeeping
 from app.logging_config import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.openapi import finish
-from app.problems import ProblemMiddleware, install_problem_handlers, problem_schemas
+from app.problem_handlers import ProblemMiddleware, install_problem_handlers
+from app.problems import problem_schemas
 from app.routers import api_router, ops
 from app.schemas.authorization import AuthorizeRequest
 from app.settings import Settings, get_settings
