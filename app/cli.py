@@ -134,7 +134,7 @@ def serve(host: str, port: int, workers: int) -> None:
             shutil.rmtree(created_dir, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ugs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the HTTP server (uvicorn)")
@@ -155,7 +155,23 @@ def main(argv: list[str] | None = None) -> None:
     export = commands.add_parser("export-openapi", help="write openapi/openapi.json")
     export.add_argument("--output", type=Path, default=OPENAPI_PATH)
     export.add_argument("--check", action="store_true", help="fail if the file is stale")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _export_openapi(output: Path, check: bool) -> None:
+    document = openapi_document()
+    if check:
+        current = output.read_text() if output.exists() else ""
+        if current != document:
+            raise SystemExit(f"{output} is stale; run: ugs export-openapi")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(document)
+    print(f"wrote {output}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     if args.command != "serve":  # uvicorn applies the same configuration itself
         from app.logging_config import configure_logging
         from app.settings import get_settings
@@ -178,15 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "create-api-key":
             asyncio.run(create_key(args.org, args.name, Role(args.role)))
         elif args.command == "export-openapi":
-            document = openapi_document()
-            if args.check:
-                current = args.output.read_text() if args.output.exists() else ""
-                if current != document:
-                    raise SystemExit(f"{args.output} is stale; run: ugs export-openapi")
-                return
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            args.output.write_text(document)
-            print(f"wrote {args.output}")
+            _export_openapi(args.output, args.check)
     except AppError as error:
         print(f"error: {error.detail}", file=sys.stderr)
         raise SystemExit(1) from error

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,28 +50,29 @@ async def _sample_pool(db: Database) -> None:
         await asyncio.sleep(POOL_SAMPLE_SECONDS)
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    housekeeping = asyncio.create_task(
+        run_housekeeping(app.state.db, settings.idempotency_purge_interval_seconds)
+    )
+    sampler = asyncio.create_task(_sample_pool(app.state.db)) if metrics.multiprocess_dir() else None
+    try:
+        yield
+    finally:
+        for task in (housekeeping, sampler):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        metrics.worker_stopped()
+        await app.state.db.dispose()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     metrics.publish_build_info()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        housekeeping = asyncio.create_task(
-            run_housekeeping(app.state.db, settings.idempotency_purge_interval_seconds)
-        )
-        sampler = asyncio.create_task(_sample_pool(app.state.db)) if metrics.multiprocess_dir() else None
-        try:
-            yield
-        finally:
-            for task in (housekeeping, sampler):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-            metrics.worker_stopped()
-            await app.state.db.dispose()
-
     app: FastAPI = FastAPIOffline(
         title="User groups service",
         version=API_VERSION,
@@ -83,11 +85,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = Database(settings)
-
     install_problem_handlers(app)
     app.include_router(ops.router)
     app.include_router(api_router)
+    _add_middleware(app, settings)
+    app.openapi = functools.partial(_openapi, app)  # type: ignore[method-assign]
+    return app
 
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Added first, so innermost: it turns every exception into a problem response and re-raises
     # nothing, which keeps the client's keep-alive connection (see ProblemMiddleware).
     app.add_middleware(ProblemMiddleware)
@@ -102,19 +108,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware)
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-            )
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(
-                {**problem_schemas(), **extra_schemas()}
-            )
-            app.openapi_schema = finish(schema)
-        return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
-    return app
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(
+            {**problem_schemas(), **extra_schemas()}
+        )
+        app.openapi_schema = finish(schema)
+    return app.openapi_schema
