@@ -1,7 +1,11 @@
-"""Plain functions that build test data: organizations and keys directly, the rest over HTTP."""
+"""The one home of test helpers: organizations and keys inserted directly, the rest over HTTP, and
+the helpers many modules use (free ports, page walking, common calls). Define none twice."""
 
+import socket
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -82,8 +86,8 @@ def make_site(client: TestClient, org: Org, connectors: int = 2) -> dict[str, An
     return {"group": group, "charge_point": charge_point, "connectors": created}
 
 
-def create_user_group(client: TestClient, org: Org, **fields: Any) -> dict[str, Any]:
-    body = {"name": f"Guests {uuid.uuid4().hex[:8]}", **fields}
+def create_user_group(client: TestClient, org: Org, name: str | None = None, **fields: Any) -> dict[str, Any]:
+    body = {"name": name or f"Guests {uuid.uuid4().hex[:8]}", **fields}
     return ok(client.post("/v1/user-groups", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
 
 
@@ -113,3 +117,67 @@ def start_session(
     }
     response: Response = client.post("/v1/sessions", json=body, headers=org.auth(Role.integration))
     return response
+
+
+# Shared by many test modules: defined here once, imported where used. ----------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def at(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp)
+
+
+def custom(*charging_group_ids: str) -> dict[str, Any]:
+    """An activation on exactly these charging groups."""
+    return {"scope": "custom", "charging_group_ids": list(charging_group_ids)}
+
+
+def archive(client: TestClient, org: Org, group_id: str) -> dict[str, Any]:
+    return ok(client.post(f"/v1/user-groups/{group_id}/archive", headers=org.auth()))  # type: ignore[no-any-return]
+
+
+def post_csv(client: TestClient, org: Org, group_id: str, content: bytes) -> Response:
+    response: Response = client.post(
+        f"/v1/user-groups/{group_id}/cards/import",
+        files={"file": ("cards.csv", content, "text/csv")},
+        headers=org.auth(),
+    )
+    return response
+
+
+def stop(client: TestClient, org: Org, session_id: str, meter: int, stopped_at: datetime) -> Response:
+    response: Response = client.post(
+        f"/v1/sessions/{session_id}/stop",
+        json={"meter_stop_wh": meter, "stopped_at": stopped_at.isoformat()},
+        headers=org.auth(Role.integration),
+    )
+    return response
+
+
+def pages(
+    client: TestClient, org: Org, path: str, *, limit: int = 200, role: Role = Role.admin, **params: Any
+) -> Iterator[dict[str, Any]]:
+    """Each page of a list, following `next_cursor` to the end."""
+    cursor = None
+    while True:
+        query = {"limit": limit, **params, **({"cursor": cursor} if cursor else {})}
+        page: dict[str, Any] = ok(client.get(path, params=query, headers=org.auth(role)))
+        yield page
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return
+
+
+def all_items(client: TestClient, org: Org, path: str, **options: Any) -> list[dict[str, Any]]:
+    """Every item of a list, walking all its pages."""
+    return [item for page in pages(client, org, path, **options) for item in page["items"]]
+
+
+def group_history(client: TestClient, org: Org, group_id: str) -> list[dict[str, Any]]:
+    return all_items(client, org, f"/v1/user-groups/{group_id}/history")

@@ -10,16 +10,17 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from app.enums import Role
-from tests.factories import Org, ok
-
-
-def at(timestamp: str) -> datetime:
-    return datetime.fromisoformat(timestamp)
-
-
-def create_user_group(client: TestClient, org: Org, name: str | None = None, **fields: Any) -> dict[str, Any]:
-    body = {"name": name or f"Guests {uuid.uuid4().hex[:8]}", **fields}
-    return ok(client.post("/v1/user-groups", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
+from tests.factories import (
+    Org,
+    add_card,
+    all_items,
+    archive,
+    at,
+    create_user_group,
+    group_history,
+    ok,
+    post_csv,
+)
 
 
 def post_card(client: TestClient, org: Org, group_id: str, uid: str, **fields: Any) -> Response:
@@ -28,22 +29,9 @@ def post_card(client: TestClient, org: Org, group_id: str, uid: str, **fields: A
     return response
 
 
-def add_card(client: TestClient, org: Org, group_id: str, uid: str, **fields: Any) -> dict[str, Any]:
-    return ok(post_card(client, org, group_id, uid, **fields), 201)  # type: ignore[no-any-return]
-
-
 def post_bulk(client: TestClient, org: Org, group_id: str, rows: list[dict[str, Any]]) -> Response:
     url = f"/v1/user-groups/{group_id}/cards/bulk"
     response: Response = client.post(url, json={"cards": rows}, headers=org.auth())
-    return response
-
-
-def post_csv(client: TestClient, org: Org, group_id: str, content: bytes) -> Response:
-    response: Response = client.post(
-        f"/v1/user-groups/{group_id}/cards/import",
-        files={"file": ("cards.csv", content, "text/csv")},
-        headers=org.auth(),
-    )
     return response
 
 
@@ -58,15 +46,6 @@ def all_cards(client: TestClient, org: Org, **params: Any) -> list[dict[str, Any
 
 def card_count(client: TestClient, org: Org, group_id: str) -> int:
     return ok(client.get(f"/v1/user-groups/{group_id}", headers=org.auth()))["cards"]["count"]  # type: ignore[no-any-return]
-
-
-def group_history(client: TestClient, org: Org, group_id: str) -> list[dict[str, Any]]:
-    url = f"/v1/user-groups/{group_id}/history"
-    return ok(client.get(url, params={"limit": 200}, headers=org.auth()))["items"]  # type: ignore[no-any-return]
-
-
-def archive(client: TestClient, org: Org, group_id: str) -> None:
-    ok(client.post(f"/v1/user-groups/{group_id}/archive", headers=org.auth()))
 
 
 def errors_by_field(response: Response) -> dict[str, dict[str, Any]]:
@@ -407,15 +386,7 @@ class TestListAndSearch:
         uids = {f"PG{n:02d}" for n in range(5)}
         ok(post_bulk(client, org, group["id"], [{"uid": uid} for uid in sorted(uids)]), 201)
         for url in (f"/v1/user-groups/{group['id']}/cards", "/v1/cards"):
-            seen: list[str] = []
-            cursor = None
-            while True:
-                params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-                page = ok(client.get(url, params=params, headers=org.auth()))
-                seen += [c["uid"] for c in page["items"]]
-                cursor = page["next_cursor"]
-                if cursor is None:
-                    break
+            seen = [c["uid"] for c in all_items(client, org, url, limit=2)]
             assert len(seen) == 5 and set(seen) == uids, url
 
     def test_search_by_printed_number_ignores_case(self, client: TestClient, org: Org) -> None:

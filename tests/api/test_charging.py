@@ -3,6 +3,7 @@ from fastapi.testclient import TestClient
 from app.enums import Role
 from tests.factories import (
     Org,
+    all_items,
     create_charge_point,
     create_charging_group,
     create_connector,
@@ -93,15 +94,7 @@ class TestChargingGroups:
 
     def test_pagination_walks_every_item_once(self, client: TestClient, org: Org) -> None:
         names = {create_charging_group(client, org)["name"] for _ in range(5)}
-        seen: list[str] = []
-        cursor = None
-        while True:
-            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-            page = ok(client.get("/v1/charging-groups", params=params, headers=org.auth()))
-            seen += [item["name"] for item in page["items"]]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
+        seen = [item["name"] for item in all_items(client, org, "/v1/charging-groups", limit=2)]
         assert len(seen) == 5 and set(seen) == names
 
     def test_bad_cursor_is_422(self, client: TestClient, org: Org) -> None:

@@ -21,6 +21,7 @@ from tests.factories import (
     create_user_group,
     make_site,
     ok,
+    post_csv,
 )
 
 APP = Path(__file__).resolve().parent.parent.parent / "app"
@@ -146,14 +147,6 @@ def test_every_csv_writer_is_the_neutralizing_one() -> None:
 
 
 # The cards import: columns, and cells our exports neutralized ------------------------------------------
-
-
-def post_csv(client: TestClient, org: Org, group_id: str, content: bytes) -> Any:
-    return client.post(
-        f"/v1/user-groups/{group_id}/cards/import",
-        files={"file": ("cards.csv", content, "text/csv")},
-        headers=org.auth(),
-    )
 
 
 def cards_of(client: TestClient, org: Org, group_id: str) -> list[dict[str, Any]]:

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.enums import Role
 from app.schemas.sessions import MAX_METER_WH, MAX_SESSION_DURATION, MAX_SESSION_ENERGY_WH
-from tests.factories import Org, add_card, create_user_group, make_site, ok, start_session
+from tests.factories import Org, add_card, create_user_group, make_site, ok, start_session, stop
 
 MAX_MONEY = "999999.999999"
 MOST_EXPENSIVE = {
@@ -44,14 +43,6 @@ def session_at(client: TestClient, org: Org) -> Any:
         return started
 
     return start, started_at
-
-
-def stop(client: TestClient, org: Org, session_id: str, meter: int, at: datetime) -> Any:
-    return client.post(
-        f"/v1/sessions/{session_id}/stop",
-        json={"meter_stop_wh": meter, "stopped_at": at.isoformat()},
-        headers=org.auth(Role.integration),
-    )
 
 
 def still_active(client: TestClient, org: Org, session_id: str) -> bool:

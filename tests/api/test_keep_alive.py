@@ -2,7 +2,6 @@
 request on the same keep-alive connection is served. Against a real uvicorn server (the same
 protocol implementation `ugs serve` runs), because the test client has no connections to lose."""
 
-import socket
 import sqlite3
 import threading
 import time
@@ -18,17 +17,10 @@ from fastapi import APIRouter, FastAPI, Request
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import is_postgres
-from tests.factories import Org
+from tests.factories import Org, free_port
 from tests.pg_proxy import Mode, PostgresProxy
 
 PROBLEM = "application/problem+json"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def with_test_routes(app: FastAPI) -> FastAPI:

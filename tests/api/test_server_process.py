@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from app.enums import Role
 from app.services import api_keys
 from app.settings import Settings
 from tests.conftest import fresh_database_url
+from tests.factories import free_port
 
 START_SECONDS = 120
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -46,13 +46,6 @@ class Server:
 
     def records(self) -> list[dict[str, object]]:
         return [json.loads(line) for line in self.lines()]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def _make_key(database_url: str) -> tuple[str, str, str]:

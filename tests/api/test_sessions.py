@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.enums import Role
-from tests.factories import Org, add_card, create_user_group, make_site, ok, start_session
+from tests.factories import Org, add_card, create_user_group, make_site, ok, start_session, stop
 
 TARIFF = {
     "currency": "EUR",
@@ -37,14 +37,6 @@ def site(client: TestClient, org: Org) -> dict[str, Any]:
         "charging": charging,
         "t0": t0,
     }
-
-
-def stop(client: TestClient, org: Org, session_id: str, meter: int, at: datetime) -> Any:
-    return client.post(
-        f"/v1/sessions/{session_id}/stop",
-        json={"meter_stop_wh": meter, "stopped_at": at.isoformat()},
-        headers=org.auth(Role.integration),
-    )
 
 
 class TestStartAndStop:

@@ -2,38 +2,27 @@
 
 import itertools
 import uuid
-from datetime import datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.enums import Role
-from tests.factories import Org, create_charge_point, create_charging_group, create_connector, make_site, ok
+from tests.factories import (
+    Org,
+    archive,
+    at,
+    create_charge_point,
+    create_charging_group,
+    create_connector,
+    create_user_group,
+    custom,
+    group_history,
+    make_site,
+    ok,
+)
 
 TARIFF = {"currency": "EUR", "price_per_kwh": "0.35"}
-
-
-def create_user_group(client: TestClient, org: Org, **fields: Any) -> dict[str, Any]:
-    body = {"name": f"Guests {uuid.uuid4().hex[:8]}", **fields}
-    return ok(client.post("/v1/user-groups", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
-
-
-def at(timestamp: str) -> datetime:
-    return datetime.fromisoformat(timestamp)
-
-
-def custom(*charging_group_ids: str) -> dict[str, Any]:
-    return {"scope": "custom", "charging_group_ids": list(charging_group_ids)}
-
-
-def archive(client: TestClient, org: Org, group_id: str) -> None:
-    ok(client.post(f"/v1/user-groups/{group_id}/archive", headers=org.auth()))
-
-
-def group_history(client: TestClient, org: Org, group_id: str) -> list[dict[str, Any]]:
-    url = f"/v1/user-groups/{group_id}/history"
-    return ok(client.get(url, params={"limit": 200}, headers=org.auth()))["items"]  # type: ignore[no-any-return]
 
 
 def audit_actions(client: TestClient, org: Org, entity_id: str) -> list[str]:

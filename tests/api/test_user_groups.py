@@ -9,19 +9,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.enums import Role
-from tests.factories import Org, create_charging_group, make_site, ok
+from tests.factories import (
+    Org,
+    archive,
+    create_charging_group,
+    create_user_group,
+    custom,
+    group_history,
+    make_site,
+    ok,
+    pages,
+)
 
 TARIFF = {"currency": "EUR", "price_per_kwh": "0.35", "session_fee": "1.50"}
 ACTIONS = {"rename", "delete", "archive", "restore", "change_tariff", "change_activation", "add_cards"}
-
-
-def create_user_group(client: TestClient, org: Org, name: str | None = None, **fields: Any) -> dict[str, Any]:
-    body = {"name": name or f"Guests {uuid.uuid4().hex[:8]}", **fields}
-    return ok(client.post("/v1/user-groups", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
-
-
-def custom(*charging_group_ids: str) -> dict[str, Any]:
-    return {"scope": "custom", "charging_group_ids": list(charging_group_ids)}
 
 
 def add_cards(client: TestClient, org: Org, group_id: str, *uids: str) -> None:
@@ -37,27 +38,10 @@ def list_groups(client: TestClient, org: Org, **params: Any) -> list[dict[str, A
     return ok(client.get("/v1/user-groups", params=params, headers=org.auth()))["items"]  # type: ignore[no-any-return]
 
 
-def history(client: TestClient, org: Org, group_id: str) -> list[dict[str, Any]]:
-    """Every history entry of the group, walking all pages."""
-    events: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-        page = ok(client.get(f"/v1/user-groups/{group_id}/history", params=params, headers=org.auth()))
-        events += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return events
-
-
 def audit_trail(client: TestClient, org: Org, **params: Any) -> list[dict[str, Any]]:
     return ok(  # type: ignore[no-any-return]
         client.get("/v1/audit-events", params={"limit": 200, **params}, headers=org.auth())
     )["items"]
-
-
-def archive(client: TestClient, org: Org, group_id: str) -> dict[str, Any]:
-    return ok(client.post(f"/v1/user-groups/{group_id}/archive", headers=org.auth()))  # type: ignore[no-any-return]
 
 
 class TestCreate:
@@ -221,7 +205,7 @@ class TestCreate:
             headers={**org.auth(Role.operator), "X-Request-ID": "create-audited-1"},
         )
         created = ok(response, 201)
-        events = history(client, org, created["id"])
+        events = group_history(client, org, created["id"])
         assert {e["action"] for e in events} == {"user_group.created", "charging_group.updated"}
         (event,) = [e for e in events if e["action"] == "user_group.created"]
         assert event["actor_name"] == "operator key"
@@ -388,15 +372,9 @@ class TestList:
     def test_cursor_pagination_walks_every_item_once(self, client: TestClient, org: Org) -> None:
         created = [create_user_group(client, org)["id"] for _ in range(5)]
         seen: list[str] = []
-        cursor = None
-        while True:
-            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-            page = ok(client.get("/v1/user-groups", params=params, headers=org.auth()))
+        for page in pages(client, org, "/v1/user-groups", limit=2):
             assert len(page["items"]) <= 2
             seen += [item["id"] for item in page["items"]]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
         assert seen == list(reversed(created))
         bad = client.get("/v1/user-groups", params={"cursor": "nonsense"}, headers=org.auth())
         assert bad.status_code == 422
@@ -495,7 +473,7 @@ class TestRename:
         assert stale.json()["type"].endswith("/precondition-failed")
         assert get_group(client, org, group["id"])["name"] == "After"
 
-        (event,) = [e for e in history(client, org, group["id"]) if e["action"] == "user_group.renamed"]
+        (event,) = [e for e in group_history(client, org, group["id"]) if e["action"] == "user_group.renamed"]
         assert event["old_values"] == {"name": "Before"} and event["new_values"] == {"name": "After"}
 
     def test_without_if_match_last_write_wins(self, client: TestClient, org: Org) -> None:
@@ -556,7 +534,7 @@ class TestDelete:
         other = create_user_group(client, org, name="Short-lived")
         add_cards(client, org, other["id"], "DE01", "DE02", "DE03")
 
-        events = history(client, org, group["id"])
+        events = group_history(client, org, group["id"])
         assert events[0]["action"] == "user_group.deleted"
         assert events[0]["request_id"] == "delete-group-1"
         assert events[0]["actor_name"] == "admin key"
@@ -583,7 +561,7 @@ class TestDelete:
         url = f"/v1/user-groups/{group['id']}"
         assert client.delete(url, headers=org.auth()).status_code == 204
         assert client.delete(url, headers=org.auth()).status_code == 404
-        assert [e["action"] for e in history(client, org, group["id"])] == [
+        assert [e["action"] for e in group_history(client, org, group["id"])] == [
             "user_group.deleted",
             "user_group.created",
         ]
@@ -602,7 +580,9 @@ class TestArchiveAndRestore:
         again = client.post(f"/v1/user-groups/{group['id']}/archive", headers=org.auth())
         assert again.status_code == 409
         assert again.json()["type"].endswith("/group-already-archived")
-        assert [e["action"] for e in history(client, org, group["id"])].count("user_group.archived") == 1
+        assert [e["action"] for e in group_history(client, org, group["id"])].count(
+            "user_group.archived"
+        ) == 1
 
     def test_restore_when_not_archived_is_409(self, client: TestClient, org: Org) -> None:
         group = create_user_group(client, org)
@@ -640,7 +620,7 @@ class TestArchiveAndRestore:
             client.get(f"/v1/user-groups/{group['id']}/charging-groups", headers=org.auth())
         )
         assert activation_after == activation_before
-        actions = [e["action"] for e in history(client, org, group["id"])]
+        actions = [e["action"] for e in group_history(client, org, group["id"])]
         assert actions[:2] == ["user_group.restored", "user_group.archived"]
 
     def test_archive_and_restore_honour_if_match(self, client: TestClient, org: Org) -> None:
@@ -669,15 +649,9 @@ class TestHistory:
         client.post(f"{url}/restore", headers=org.auth(Role.operator))
 
         seen: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
-            page = ok(client.get(f"{url}/history", params=params, headers=org.auth(Role.viewer)))
+        for page in pages(client, org, f"{url}/history", limit=1, role=Role.viewer):
             assert len(page["items"]) <= 1
             seen += page["items"]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
         assert [e["action"] for e in seen] == [
             "user_group.restored",
             "user_group.archived",

@@ -27,7 +27,7 @@ from app.enums import Role
 from app.main import create_app
 from app.settings import Settings, normalize_database_url
 from tests.conftest import fresh_database_url, is_postgres
-from tests.factories import Org, add_card, create_user_group, make_org, make_site
+from tests.factories import Org, add_card, create_user_group, free_port, make_org, make_site
 
 pytestmark = pytest.mark.skipif(not is_postgres(), reason="counts PostgreSQL connections")
 
@@ -35,15 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 POOL_SIZE, MAX_OVERFLOW = 3, 2
 CLIENTS = 24
 LOAD_SECONDS = 4.0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

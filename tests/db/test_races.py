@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.enums import Role
-from tests.factories import Org, add_card, create_user_group, make_site, ok
+from tests.factories import Org, add_card, all_items, create_user_group, make_site, ok
 
 GROUPS = 8
 STARTS_PER_GROUP = 6
@@ -59,8 +59,8 @@ def test_sessions_race_deletes_and_archives(client: TestClient, org: Org) -> Non
         r.text for r in responses if r.status_code >= 500
     ]
 
-    sessions = _all(client, org, "/v1/sessions")
-    events = _all(client, org, "/v1/audit-events")
+    sessions = all_items(client, org, "/v1/sessions")
+    events = all_items(client, org, "/v1/audit-events")
     deleted = {e["entity_id"] for e in events if e["action"] == "user_group.deleted"}
     archived_at = {e["entity_id"]: e["created_at"] for e in events if e["action"] == "user_group.archived"}
     started_at = {e["entity_id"]: e["created_at"] for e in events if e["action"] == "session.started"}
@@ -86,18 +86,6 @@ def test_sessions_race_deletes_and_archives(client: TestClient, org: Org) -> Non
     # The race must have exercised both outcomes somewhere, or it proved nothing.
     assert deleted or archived_at
     assert any(s["authorized"] for s in sessions)
-
-
-def _all(client: TestClient, org: Org, path: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-        page = ok(client.get(path, params=params, headers=org.auth()))
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return items
 
 
 DUPLICATES = 8

@@ -2,7 +2,6 @@
 server (uvicorn in its own process) for the generated clients."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,17 @@ from fastapi.testclient import TestClient
 from app.cli import ROOT
 from app.main import create_app
 from app.settings import Settings
-from tests.factories import Org, add_card, create_user_group, make_org, make_site, ok, start_session
+from tests.factories import (
+    Org,
+    add_card,
+    all_items,
+    create_user_group,
+    free_port,
+    make_org,
+    make_site,
+    ok,
+    start_session,
+)
 
 SERVER_START_SECONDS = 20
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -105,17 +114,7 @@ def organization_state(client: TestClient, org: Org) -> dict[str, Any]:
         "/v1/api-keys",
         "/v1/audit-events",
     ):
-        items: list[Any] = []
-        cursor = None
-        while True:
-            separator = "&" if "?" in path else "?"
-            url = f"{path}{separator}limit=200" + (f"&cursor={cursor}" if cursor else "")
-            page = ok(client.get(url, headers=org.auth()))
-            items += page["items"]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
-        state[path] = items
+        state[path] = all_items(client, org, path)
     for group in state["/v1/user-groups?status=all"]:
         for sub in ("charging-groups", "tariff/versions"):
             state[f"{group['id']}/{sub}"] = ok(
@@ -135,13 +134,6 @@ def world(client: TestClient, world_org: Org) -> dict[str, str]:
 
 
 # The server -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

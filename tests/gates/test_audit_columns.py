@@ -32,6 +32,7 @@ from app.services import api_keys, audit
 from tests.factories import (
     Org,
     add_card,
+    all_items,
     create_charge_point,
     create_charging_group,
     create_connector,
@@ -137,21 +138,9 @@ def _action_for(model: type[Audited]) -> AuditAction:
     return next(action for action in AuditAction if action.value.startswith(prefix))
 
 
-def _events(client: TestClient, org: Org, **params: Any) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        query = {"limit": 200, **params, **({"cursor": cursor} if cursor else {})}
-        page = ok(client.get("/v1/audit-events", params=query, headers=org.auth()))
-        events += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return events
-
-
 def _creation_values(client: TestClient, org: Org, row_id: str) -> dict[str, Any]:
     """The row as its creation recorded it: its own record, or the record that covered it."""
-    for event in _events(client, org):
+    for event in all_items(client, org, "/v1/audit-events"):
         if event["entity_id"] == row_id and event["old_values"] is None:
             return event["new_values"]  # type: ignore[no-any-return]
         for value in (event["new_values"] or {}).values():
@@ -207,7 +196,7 @@ def test_change_of_column_shows_in_history(
     assert client.portal.call(current) == (row_id, old), "the unaudited change was committed"
 
     client.portal.call(change, True)
-    event = _events(client, world_org, entity_id=row_id)[0]
+    event = all_items(client, world_org, "/v1/audit-events", entity_id=row_id)[0]
     assert event["actor_name"] == "audit gate"
     assert (event["old_values"], event["new_values"]) == (
         {key: audit.json_value(old)},
@@ -235,7 +224,10 @@ def test_bulk_added_and_deleted_cards_are_listed_with_every_column(client: TestC
     cards = [{"uid": "BULK01", "label": "One"}, {"uid": "BULK02", "printed_number": "2", "blocked": True}]
     ok(client.post(f"{url}/cards/bulk", json={"cards": cards}, headers=org.auth()), 201)
     ok(client.delete(url, headers=org.auth()), 204)
-    events = {event["action"]: event for event in _events(client, org, user_group_id=group["id"])}
+    events = {
+        event["action"]: event
+        for event in all_items(client, org, "/v1/audit-events", user_group_id=group["id"])
+    }
     columns = set(audit.audited_columns(Card))
     added = events["cards.bulk_added"]["new_values"]["cards"]
     removed = events["user_group.deleted"]["old_values"]["cards"]
@@ -261,7 +253,11 @@ def test_every_card_field_changed_through_the_api_shows_in_the_history(
     else:
         value = f"V{uuid.uuid4().hex[:8]}"
     ok(client.patch(f"/v1/cards/{card['id']}", json={field: value}, headers=org.auth()))
-    (event,) = [e for e in _events(client, org, entity_id=card["id"]) if e["action"] == "card.updated"]
+    (event,) = [
+        e
+        for e in all_items(client, org, "/v1/audit-events", entity_id=card["id"])
+        if e["action"] == "card.updated"
+    ]
     assert field in event["old_values"] and field in event["new_values"], event
     assert event["old_values"][field] == card[field]
     new = event["new_values"][field]
