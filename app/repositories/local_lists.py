@@ -246,7 +246,8 @@ class LocalListRepository:
                 ChargingGroup.id == charging_group_id,
                 ChargingGroup.organization_id == self.organization_id,
             )
-            .order_by(entry.id_tag)
         )
-        rows = list((await self.session.execute(statement)).all())
+        # Sorted here, not in SQL: an ORDER BY id_tag lets SQLite walk the whole list along the
+        # primary key instead of the (charging_group_id, version) range of a differential.
+        rows = sorted((await self.session.execute(statement)).all(), key=lambda row: row[2] or "")
         return rows or None

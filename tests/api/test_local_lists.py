@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from app.enums import Role
@@ -394,6 +394,7 @@ def test_lists_follow_every_change_and_agree_with_authorize(
     world = build_world(client)
     chargers = [Charger(0, {}) for _ in world.charging_groups]
     world.check(chargers)
-    for action in actions:
+    for done, action in enumerate(actions, start=1):
         world.step(action)
+        note(f"after {actions[:done]}")
         world.check(chargers)
