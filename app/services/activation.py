@@ -78,10 +78,9 @@ async def replace_activation(
             else "all",
         },
     )
-    await enable_access_control(session, ctx, group, plan.access_control_to_enable)
-    await local_lists.user_groups_changed(
-        session, ctx, [group.id], [cg.id for cg in plan.access_control_to_enable]
-    )
+    switched_on = plan.access_control_to_enable  # read before enabling empties it
+    await enable_access_control(session, ctx, group, switched_on)
+    await local_lists.user_groups_changed(session, ctx, [group.id], [cg.id for cg in switched_on])
     return await _view(session, ctx, group, page)
 
 

@@ -139,10 +139,9 @@ async def create_user_group(
         },
         covers={"tariff": tariff} if tariff else None,
     )
-    await enable_access_control(session, ctx, group, plan.activation.access_control_to_enable)
-    await local_lists.user_groups_changed(
-        session, ctx, [group.id], [cg.id for cg in plan.activation.access_control_to_enable]
-    )
+    switched_on = plan.activation.access_control_to_enable  # read before enabling empties it
+    await enable_access_control(session, ctx, group, switched_on)
+    await local_lists.user_groups_changed(session, ctx, [group.id], [cg.id for cg in switched_on])
     return UserGroupDetail(
         group=group,
         tariff=tariff,
