@@ -120,3 +120,15 @@ class EntityType(StrEnum):
     tariff = "tariff"
     card = "card"
     session = "session"
+
+
+class LocalListUpdateType(StrEnum):
+    """OCPP UpdateEnumType (1.6 UpdateType): the list replaces the charger's, or changes it."""
+
+    full = "Full"
+    differential = "Differential"
+
+
+class LocalListFormat(StrEnum):
+    ocpp16 = "ocpp16"
+    ocpp201 = "ocpp201"

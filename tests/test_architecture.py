@@ -39,7 +39,9 @@ def test_no_result_row_is_read_by_position() -> None:
     offenders = [
         f"{path.relative_to(APP)}: {match.group(0)}"
         for path in APP.rglob("*.py")
-        for match in re.finditer(r"\brow\[(?![\"'])[^\]]*\]|\brows\[\s*-?\d+\s*\]", path.read_text())
+        for match in re.finditer(
+            r"\brow\[(?![\"'])[^\]]*\]|\brows?\[[^\]]*\]\[\s*-?\d+\s*\]", path.read_text()
+        )
     ]
     assert offenders == []
 

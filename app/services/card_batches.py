@@ -19,7 +19,7 @@ from app.errors import CardsRejected, FieldError, InvalidInput
 from app.models import Card
 from app.repositories.cards import CardRepository
 from app.schemas.cards import MAX_CARDS_PER_REQUEST, CardCreate
-from app.services import audit, policy
+from app.services import audit, local_lists, policy
 from app.services.context import RequestContext
 from app.services.entities import lock_group
 
@@ -92,6 +92,7 @@ async def add_cards(
         user_group_id=group.id,
         new={"user_group_name": group.name, "count": len(rows), "cards": audit.rows_values(Card, inserted)},
     )
+    await local_lists.cards_changed(session, ctx, [card.uid for _, card in cards])
     return len(rows)
 
 

@@ -12,7 +12,7 @@ from app.pagination import PageRequest
 from app.repositories.cards import CardRepository
 from app.repositories.user_groups import UserGroupRepository
 from app.schemas.cards import CardCreate, CardUpdate
-from app.services import audit, policy
+from app.services import audit, local_lists, policy
 from app.services.context import RequestContext
 from app.services.entities import apply_changes, get_or_404, lock_group, sent_changes
 
@@ -40,6 +40,7 @@ async def add_card(
         user_group_id=group.id,
         new={"user_group_name": group.name},
     )
+    await local_lists.cards_changed(session, ctx, [card.uid])
     return card
 
 
@@ -80,6 +81,7 @@ async def update_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID
         old={"uid": card.uid},
         new=context,
     )
+    await local_lists.cards_changed(session, ctx, [card.uid])
     return card
 
 
@@ -107,6 +109,7 @@ async def move_card(
     # One change, in the history of both groups: each record shows the card's old -> new row.
     for action, group in ((AuditAction.card_moved_out, source), (AuditAction.card_moved_in, target)):
         await audit.record(session, ctx, action, card, user_group_id=group.id, old=context, new=context)
+    await local_lists.cards_changed(session, ctx, [card.uid])
     return card
 
 
@@ -114,6 +117,7 @@ async def remove_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID
     card = await _locked_card(session, ctx, id_)
     await CardRepository(session, ctx.organization_id).delete(card)
     await audit.record(session, ctx, AuditAction.card_removed, card, user_group_id=card.user_group_id)
+    await local_lists.cards_changed(session, ctx, [card.uid])
 
 
 async def _locked_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> Card:

@@ -11,7 +11,7 @@ from app.models import ChargingGroup
 from app.pagination import PageRequest
 from app.repositories.charging_groups import ChargingGroupRepository, count_infrastructure
 from app.schemas.charging import ChargingGroupCreate, ChargingGroupUpdate
-from app.services import audit
+from app.services import audit, local_lists
 from app.services.context import RequestContext
 from app.services.entities import apply_changes, found, get_or_404, sent_changes
 
@@ -50,6 +50,7 @@ async def create_charging_group(
     )
     await audit.record(session, ctx, AuditAction.charging_group_created, group)
     await count_infrastructure(session, ctx.organization_id, charging_groups=1)
+    await local_lists.charging_groups_changed(session, ctx, [group.id])
     return ChargingGroupView(group, 0)
 
 
@@ -65,6 +66,8 @@ async def update_charging_group(
     if "name" in changes and await groups.value_taken(ChargingGroup.name, changes["name"], id_):
         raise AlreadyExists(f"A charging group named {changes['name']!r} already exists.", field="name")
     await apply_changes(session, ctx, group, changes, AuditAction.charging_group_updated)
+    if "access_control" in changes:
+        await local_lists.charging_groups_changed(session, ctx, [id_])
     return await get_charging_group(session, ctx, id_)
 
 
