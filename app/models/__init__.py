@@ -3,7 +3,7 @@
 from app.models.audit import AuditEvent, IdempotencyRecord
 from app.models.base import Base
 from app.models.charging import ChargePoint, ChargingGroup, Connector
-from app.models.organization import ApiKey, Organization
+from app.models.organization import ApiKey, Organization, OrganizationSettings
 from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Connector",
     "IdempotencyRecord",
     "Organization",
+    "OrganizationSettings",
     "TariffVersion",
     "UserGroup",
 ]

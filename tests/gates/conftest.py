@@ -116,8 +116,9 @@ def organization_state(client: TestClient, org: Org) -> dict[str, Any]:
             if cursor is None:
                 break
         state[path] = items
+    state["/v1/organization"] = ok(client.get("/v1/organization", headers=org.auth()))
     for group in state["/v1/user-groups?status=all"]:
-        for sub in ("charging-groups", "tariff/versions"):
+        for sub in ("charging-groups", "tariff/versions", "cards?limit=200"):
             state[f"{group['id']}/{sub}"] = ok(
                 client.get(f"/v1/user-groups/{group['id']}/{sub}", headers=org.auth())
             )
