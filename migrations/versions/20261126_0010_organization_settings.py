@@ -33,7 +33,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("organization_id", name=op.f("pk_organization_settings")),
     )
     op.create_index(
-        "ix_charging_sessions_org_started", "charging_sessions", ["organization_id", "started_at"], unique=False
+        "ix_charging_sessions_org_started",
+        "charging_sessions",
+        ["organization_id", "started_at"],
+        unique=False,
     )
 
 

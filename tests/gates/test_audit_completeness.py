@@ -92,7 +92,10 @@ SCENARIOS: dict[str, Scenario] = {
         lambda c, o, w: {"ids": w, "json": {"action": "block", "card_ids": [w["card_id"]]}},
         ["cards.bulk_blocked"],
     ),
-    "update_organization": (lambda c, o, w: {"json": {"time_zone": "Europe/Berlin"}}, ["organization.updated"]),
+    "update_organization": (
+        lambda c, o, w: {"json": {"time_zone": "Europe/Berlin"}},
+        ["organization.updated"],
+    ),
     "replace_activation": (
         lambda c, o, w: {"ids": w, "json": {"scope": "custom", "charging_group_ids": []}},
         ["activation.replaced"],
