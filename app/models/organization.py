@@ -36,16 +36,16 @@ class ApiKey(Audited, IdMixin, CreatedAtMixin, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class OrganizationSettings(Audited, Base):
+class OrganizationSettings(Audited, IdMixin, CreatedAtMixin, Base):
     """The organization's own settings, one row per organization, written on the first change
-    (until then every setting has its default). Kept apart from `organizations`, whose counters
-    change with every infrastructure write and are no one's decision to audit."""
+    (until then every setting has its default, which the API shows). Kept apart from
+    `organizations`, whose counters change with every infrastructure write."""
 
     __audit_entity__ = EntityType.organization
     __tablename__ = "organization_settings"
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("organizations.id", ondelete="CASCADE"), unique=True
     )
     # An IANA zone name (zoneinfo): the day, week and month boundaries of the session reports.
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")

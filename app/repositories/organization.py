@@ -19,7 +19,11 @@ class OrganizationRepository:
         return organization
 
     async def settings(self) -> OrganizationSettings | None:
-        return await self.session.get(OrganizationSettings, self.organization_id)
+        statement = select(OrganizationSettings).where(
+            OrganizationSettings.organization_id == self.organization_id
+        )
+        found: OrganizationSettings | None = (await self.session.execute(statement)).scalar_one_or_none()
+        return found
 
     async def time_zone(self) -> str | None:
         statement = select(OrganizationSettings.time_zone).where(

@@ -30,8 +30,13 @@ CSV_COLUMNS = (
 class ReportQuery:
     def __init__(
         self,
-        started_from: Annotated[UtcDateTime, Query(description="Inclusive (RFC 3339)")],
-        started_until: Annotated[UtcDateTime, Query(description="Exclusive (RFC 3339); at most 3 years on")],
+        started_from: Annotated[
+            UtcDateTime | None, Query(description="Inclusive (RFC 3339); omitted: the current month")
+        ] = None,
+        started_until: Annotated[
+            UtcDateTime | None,
+            Query(description="Exclusive (RFC 3339), at most 3 years on; omitted: the current month"),
+        ] = None,
         group_by: Annotated[ReportDimension, Query()] = ReportDimension.user_group,
         period: Annotated[ReportPeriod, Query()] = ReportPeriod.month,
         user_group_id: Annotated[uuid.UUID | None, Query()] = None,
@@ -39,7 +44,22 @@ class ReportQuery:
         charging_group_id: Annotated[uuid.UUID | None, Query()] = None,
         status: Annotated[SessionStatus | None, Query()] = None,
     ) -> None:
-        if started_until <= started_from or started_until - started_from > MAX_RANGE:
+        if (started_from is None) != (started_until is None):
+            missing = "started_from" if started_from is None else "started_until"
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("query", missing),
+                        "msg": "give both ends of the range, or neither",
+                        "type": "missing",
+                    }
+                ]
+            )
+        if (
+            started_from
+            and started_until
+            and (started_until <= started_from or started_until - started_from > MAX_RANGE)
+        ):
             raise RequestValidationError(
                 [
                     {
@@ -65,13 +85,12 @@ Params = Annotated[ReportQuery, Depends()]
 
 def _read(report: service.Report, query: ReportQuery) -> SessionReport:
     zone = report.time_zone
-    assert query.filters.started_from is not None and query.filters.started_until is not None
     return SessionReport(
         group_by=query.group_by,
         period=query.period,
         time_zone=zone.key,
-        started_from=query.filters.started_from,
-        started_until=query.filters.started_until,
+        started_from=report.started_from,
+        started_until=report.started_until,
         rows=[
             ReportRowRead(
                 period_start=row.period_start,
@@ -92,7 +111,8 @@ def _read(report: service.Report, query: ReportQuery) -> SessionReport:
 
 @router.get("/report", response_model=SessionReport)
 async def get_session_report(ctx: InfrastructureReader, session: Uow, query: Params) -> SessionReport:
-    """Count, energy and documented cost of the sessions that started in the range, per user group,
+    """Count, energy and documented cost of the sessions that started in the range (by default the
+    current month of the organization's time zone), per user group,
     charging group or card (`group_by`) and per day, week (from Monday) or month (`period`) of the
     organization's time zone (`GET /v1/organization`); per currency, never summed across currencies.
     The totals equal the sum of `GET /v1/sessions/export.csv` with the same filters."""

@@ -50,17 +50,11 @@ async def update_organization(session: AsyncSession, ctx: RequestContext, time_z
     if settings is None:
         if time_zone == DEFAULT_TIME_ZONE:
             return await get_organization(session, ctx)  # the default it had: nothing changes
-        # The first change writes the row; the organization had the defaults until then.
+        # The first change writes the row (its creation record); the defaults applied until then.
         settings = repository.add_settings(
             OrganizationSettings(organization_id=ctx.organization_id, time_zone=time_zone)
         )
-        await audit.record(
-            session,
-            ctx,
-            AuditAction.organization_updated,
-            settings,
-            old={"time_zone": DEFAULT_TIME_ZONE},
-        )
+        await audit.record(session, ctx, AuditAction.organization_updated, settings)
     else:
         settings.time_zone = time_zone
         await audit.record(session, ctx, AuditAction.organization_updated, settings, only_if_changed=True)

@@ -4,7 +4,7 @@ currencies; every session the filters select is counted (sessions without a tari
 null, free charging under user group null), so the totals equal the sum of the session export with
 the same filters."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -30,6 +30,8 @@ class Total:
 @dataclass(frozen=True)
 class Report:
     time_zone: ZoneInfo
+    started_from: datetime
+    started_until: datetime
     rows: list[ReportRow]
     totals: list[Total]
 
@@ -37,6 +39,15 @@ class Report:
 def period_start_at(day: date, zone: ZoneInfo) -> datetime:
     """The UTC instant at which the local period starts (midnight there, whatever its offset)."""
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def current_month(zone: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The local calendar month that holds `now`, as UTC instants [start, end)."""
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    first = today.replace(day=1)
+    following = (first.replace(year=first.year + 1, month=1) if first.month == 12
+                 else first.replace(month=first.month + 1))  # fmt: skip
+    return period_start_at(first, zone), period_start_at(following, zone)
 
 
 async def session_report(
@@ -47,6 +58,10 @@ async def session_report(
     period: ReportPeriod,
 ) -> Report:
     zone = await organization.time_zone(session, ctx)
+    if filters.started_from is None or filters.started_until is None:
+        started_from, started_until = current_month(zone)
+        filters = replace(filters, started_from=started_from, started_until=started_until)
+    assert filters.started_from is not None and filters.started_until is not None
     rows = await ReportRepository(session, ctx.organization_id).session_report(
         filters, dimension, period, zone
     )
@@ -71,6 +86,8 @@ async def session_report(
         )
     return Report(
         time_zone=zone,
+        started_from=filters.started_from,
+        started_until=filters.started_until,
         rows=rows,
         totals=[totals[currency] for currency in sorted(totals, key=lambda code: code or "")],
     )

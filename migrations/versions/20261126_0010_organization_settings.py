@@ -24,13 +24,16 @@ def upgrade() -> None:
         sa.Column("organization_id", sa.Uuid(), nullable=False),
         sa.Column("time_zone", sa.String(length=64), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["organization_id"],
             ["organizations.id"],
             name=op.f("fk_organization_settings_organization_id_organizations"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("organization_id", name=op.f("pk_organization_settings")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_organization_settings")),
+        sa.UniqueConstraint("organization_id", name=op.f("uq_organization_settings_organization_id")),
     )
     op.create_index(
         "ix_charging_sessions_org_started",

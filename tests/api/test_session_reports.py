@@ -4,8 +4,10 @@ and totals equal to the sum of the exported sessions."""
 import csv
 import io
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -156,11 +158,23 @@ def test_csv_has_the_rows(client: TestClient, org: Org, world: dict[str, Any]) -
     ]
 
 
+def test_without_a_range_the_current_local_month(client: TestClient, org: Org) -> None:
+    ok(client.patch("/v1/organization", json={"time_zone": "Pacific/Auckland"}, headers=org.auth()))
+    body = ok(client.get("/v1/sessions/report", headers=org.auth()))
+    started_from = datetime.fromisoformat(body["started_from"]).astimezone(ZoneInfo("Pacific/Auckland"))
+    started_until = datetime.fromisoformat(body["started_until"]).astimezone(ZoneInfo("Pacific/Auckland"))
+    now = datetime.now(ZoneInfo("Pacific/Auckland"))
+    assert (started_from.day, started_from.hour, started_from.month) == (1, 0, now.month)
+    assert (started_until.day, started_until.hour) == (1, 0) and started_from <= now < started_until
+    assert body["rows"] == [] and body["totals"] == []
+
+
 def test_bad_ranges_and_parameters(client: TestClient, org: Org) -> None:
     for params, field in (
         ({"started_from": "2027-03-01T00:00:00Z", "started_until": "2027-02-01T00:00:00Z"}, "started_until"),
         ({"started_from": "2020-01-01T00:00:00Z", "started_until": "2027-02-01T00:00:00Z"}, "started_until"),
         ({"started_until": "2027-02-01T00:00:00Z"}, "started_from"),
+        ({"started_from": "2027-02-01T00:00:00Z"}, "started_until"),
         ({**RANGE, "period": "year"}, "period"),
         ({**RANGE, "group_by": "connector"}, "group_by"),
     ):

@@ -78,6 +78,7 @@ def build_world(client: TestClient, org: Org) -> dict[str, str]:
     session = ok(
         start_session(client, org, card["uid"], site["connectors"][0]["id"], "2026-11-01T10:00:00Z"), 201
     )
+    ok(client.patch("/v1/organization", json={"time_zone": "Europe/Berlin"}, headers=org.auth()))
     viewer_key = next(
         k for k in ok(client.get("/v1/api-keys", headers=org.auth()))["items"] if k["role"] == "viewer"
     )

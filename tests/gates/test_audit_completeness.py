@@ -93,7 +93,7 @@ SCENARIOS: dict[str, Scenario] = {
         ["cards.bulk_blocked"],
     ),
     "update_organization": (
-        lambda c, o, w: {"json": {"time_zone": "Europe/Berlin"}},
+        lambda c, o, w: {"json": {"time_zone": "Asia/Tokyo"}},
         ["organization.updated"],
     ),
     "replace_activation": (
