@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import Date, Numeric, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.enums import ReportDimension, ReportPeriod
@@ -23,14 +23,14 @@ from app.repositories.base import Repository
 from app.repositories.sessions import SessionFilters
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReportKey:
     id: uuid.UUID | None
     name: str | None
     uid: str | None  # cards: the UID, which outlives the card
 
 
-@dataclass
+@dataclass(slots=True)
 class ReportRow:
     period_start: date
     key: ReportKey
@@ -40,13 +40,14 @@ class ReportRow:
     cost: Decimal | None
 
 
-def _key_columns(dimension: ReportDimension) -> tuple[list[Any], ColumnElement[Any]]:
-    """The columns a row is grouped by, and the name shown for it (as recorded with the sessions)."""
+def _key_columns(dimension: ReportDimension) -> tuple[list[str], str]:
+    """The columns a row is grouped by, and the one whose (greatest) value names it: the names as
+    recorded with the sessions. Cards are keyed by UID, which outlives the card."""
     if dimension == ReportDimension.user_group:
-        return [ChargingSession.user_group_id], func.max(ChargingSession.user_group_name)
+        return ["user_group_id"], "user_group_name"
     if dimension == ReportDimension.charging_group:
-        return [ChargingSession.charging_group_id], func.max(ChargingSession.charging_group_name)
-    return [ChargingSession.id_token, ChargingSession.card_id], func.max(ChargingSession.card_label)
+        return ["charging_group_id"], "charging_group_name"
+    return ["id_token", "card_id"], "card_label"
 
 
 def local_period_start(at: datetime, zone: ZoneInfo, period: ReportPeriod) -> date:
@@ -56,6 +57,9 @@ def local_period_start(at: datetime, zone: ZoneInfo, period: ReportPeriod) -> da
     if period == ReportPeriod.week:
         return day - timedelta(days=day.weekday())  # ISO weeks start on Monday
     return day.replace(day=1)
+
+
+_ZERO = Decimal(0)
 
 
 class ReportRepository(Repository[ChargingSession]):
@@ -88,42 +92,49 @@ class ReportRepository(Repository[ChargingSession]):
     async def _in_sql(
         self, filters: SessionFilters, dimension: ReportDimension, period: ReportPeriod, zone: ZoneInfo
     ) -> list[ReportRow]:
+        # Core columns and plain NUMERIC sums: the driver's own values, without ORM row loading or a
+        # Python conversion per value (a month per card or per group and day is 10^5 rows).
+        table = ChargingSession.__table__
         keys, name = _key_columns(dimension)
-        bucket = cast(
-            func.date_trunc(period.value, func.timezone(zone.key, ChargingSession.started_at)), Date
-        ).label("bucket")
+        key_columns = [table.c[key] for key in keys]
+        name_column = table.c[name]
+        bucket = cast(func.date_trunc(period.value, func.timezone(zone.key, table.c.started_at)), Date)
         statement = (
             select(
                 bucket,
-                *keys,
-                name,
-                ChargingSession.currency,
+                *key_columns,
+                func.max(name_column),
+                table.c.currency,
                 func.count(),
-                func.sum(ChargingSession.energy_kwh),
-                func.sum(ChargingSession.cost),
+                func.sum(table.c.energy_kwh, type_=Numeric(asdecimal=True)),
+                func.sum(table.c.cost, type_=Numeric(asdecimal=True)),
             )
             .where(*self._where(filters))
-            .group_by(bucket, *keys, ChargingSession.currency)
+            .group_by(bucket, *key_columns, table.c.currency)
         )
-        rows = (await self.session.execute(statement)).all()
-        return [
-            _row(dimension, row[0], row[1 : 1 + len(keys)], row[1 + len(keys)], row[2 + len(keys) :])
-            for row in rows
-        ]
+        card = dimension == ReportDimension.card
+        rows: list[ReportRow] = []
+        for row in (await self.session.execute(statement)).all():
+            if card:
+                key = ReportKey(id=row[2], name=row[3], uid=row[1])
+                currency, count, energy, cost = row[4:]
+            else:
+                key = ReportKey(id=row[1], name=row[2], uid=None)
+                currency, count, energy, cost = row[3:]
+            rows.append(
+                ReportRow(row[0], key, currency, count, energy if energy is not None else _ZERO, cost)
+            )
+        return rows
 
     async def _in_python(
         self, filters: SessionFilters, dimension: ReportDimension, period: ReportPeriod, zone: ZoneInfo
     ) -> list[ReportRow]:
-        keys, _ = _key_columns(dimension)
-        label = {
-            ReportDimension.user_group: ChargingSession.user_group_name,
-            ReportDimension.charging_group: ChargingSession.charging_group_name,
-            ReportDimension.card: ChargingSession.card_label,
-        }[dimension]
+        key_names, name = _key_columns(dimension)
+        keys = [getattr(ChargingSession, key) for key in key_names]
         statement = select(
             ChargingSession.started_at,
             *keys,
-            label,
+            getattr(ChargingSession, name),
             ChargingSession.currency,
             ChargingSession.energy_kwh,
             ChargingSession.cost,
@@ -136,9 +147,8 @@ class ReportRepository(Repository[ChargingSession]):
             bucket = local_period_start(started_at, zone, period)
             entry = totals.get((bucket, key_values, currency))
             if entry is None:
-                entry = _row(dimension, bucket, key_values, name, (0, None, None))
+                entry = ReportRow(bucket, _key(dimension, key_values, name), currency, 0, _ZERO, None)
                 totals[(bucket, key_values, currency)] = entry
-                entry.currency = currency
             elif name is not None and (entry.key.name is None or name > entry.key.name):
                 entry.key = ReportKey(entry.key.id, name, entry.key.uid)  # max(), as SQL takes it
             entry.session_count += 1
@@ -149,20 +159,7 @@ class ReportRepository(Repository[ChargingSession]):
         return list(totals.values())
 
 
-def _row(
-    dimension: ReportDimension, bucket: date, key_values: Sequence[Any], name: str | None, sums: Sequence[Any]
-) -> ReportRow:
-    count, energy, cost = sums[-3], sums[-2], sums[-1]
+def _key(dimension: ReportDimension, key_values: Sequence[Any], name: str | None) -> ReportKey:
     if dimension == ReportDimension.card:
-        key = ReportKey(id=key_values[1], name=name, uid=key_values[0])
-    else:
-        key = ReportKey(id=key_values[0], name=name, uid=None)
-    currency = sums[0] if len(sums) == 4 else None
-    return ReportRow(
-        period_start=bucket,
-        key=key,
-        currency=currency,
-        session_count=int(count),
-        energy_kwh=Decimal(energy) if energy is not None else Decimal(0),
-        cost=Decimal(cost) if cost is not None else None,
-    )
+        return ReportKey(id=key_values[1], name=name, uid=key_values[0])
+    return ReportKey(id=key_values[0], name=name, uid=None)

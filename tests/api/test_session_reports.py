@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.enums import Role
+from app.schemas.reports import SessionReport
 from tests.factories import Org, add_card, create_user_group, make_site, ok, start_session
 
 # Europe/Berlin moves from +01:00 to +02:00 at 2027-03-28T01:00:00Z (a Sunday).
@@ -58,7 +59,10 @@ def world(client: TestClient, org: Org) -> dict[str, Any]:
 
 
 def report(client: TestClient, org: Org, **params: Any) -> Any:
-    return ok(client.get("/v1/sessions/report", params={**RANGE, **params}, headers=org.auth(Role.viewer)))
+    body = ok(client.get("/v1/sessions/report", params={**RANGE, **params}, headers=org.auth(Role.viewer)))
+    # The answer is built without the model (for speed): it must still be exactly what the model says.
+    assert SessionReport.model_validate(body).model_dump(mode="json") == body
+    return body
 
 
 def test_days_follow_berlin_across_the_dst_change(

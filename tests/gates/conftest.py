@@ -74,6 +74,8 @@ def build_world(client: TestClient, org: Org) -> dict[str, str]:
         tariff={"currency": "EUR", "price_per_kwh": "0.30"},
         activation={"scope": "custom", "charging_group_ids": [site["group"]["id"]]},
     )
+    upcoming = {"currency": "EUR", "price_per_kwh": "0.35", "valid_from": "2099-01-01T00:00:00Z"}
+    ok(client.put(f"/v1/user-groups/{group['id']}/tariff", json=upcoming, headers=org.auth()))
     card = add_card(client, org, group["id"], f"W{site['group']['id'][:8].upper()}")
     session = ok(
         start_session(client, org, card["uid"], site["connectors"][0]["id"], "2026-11-01T10:00:00Z"), 201
