@@ -15,7 +15,12 @@ from bench.common import BENCH_WRITE_UID_PREFIX, log
 
 REPORT_TARGET_S = 2.0
 REPORT_RUNS = 3
-REPORT_SHAPES = (("user_group", "month"), ("user_group", "day"), ("charging_group", "week"), ("card", "month"))
+REPORT_SHAPES = (
+    ("user_group", "month"),
+    ("user_group", "day"),
+    ("charging_group", "week"),
+    ("card", "month"),
+)
 
 
 def bulk_actions(
