@@ -154,3 +154,15 @@ class ReportPeriod(StrEnum):
     day = "day"
     week = "week"
     month = "month"
+
+
+class LocalListUpdateType(StrEnum):
+    """OCPP UpdateEnumType (1.6 UpdateType): the list replaces the charger's, or changes it."""
+
+    full = "Full"
+    differential = "Differential"
+
+
+class LocalListFormat(StrEnum):
+    ocpp16 = "ocpp16"
+    ocpp201 = "ocpp201"

@@ -17,7 +17,7 @@ from app.errors import CardActionRefused, InvalidInput
 from app.models import Card, UserGroup
 from app.repositories.card_actions import CardActionRepository
 from app.schemas.card_actions import MAX_CARDS_PER_ACTION, CardActionRequest
-from app.services import audit, policy
+from app.services import audit, local_lists, policy
 from app.services.context import RequestContext
 from app.services.user_groups import lock_group
 
@@ -80,6 +80,7 @@ async def apply_card_action(
         await _record(
             session, ctx, AuditAction.cards_bulk_removed, group, old=audit.rows_values(Card, removed)
         )
+        await local_lists.cards_changed(session, ctx, [card["uid"] for card in removed])
         return len(removed)
     values = _new_values(data)
     written = await repository.update_many(ids, values, now)
@@ -93,6 +94,8 @@ async def apply_card_action(
             (AuditAction.cards_bulk_moved_in, target),
         ):
             await _record(session, ctx, action, history, changes=changed, context=context)
+    # The OCPP local lists follow in the same transaction (their version rises with the change).
+    await local_lists.cards_changed(session, ctx, [card["uid"] for card in written])
     return len(written)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from app.enums import Role
-from tests.factories import Org, add_card, create_user_group, ok
+from tests.factories import Org, add_card, create_user_group, make_site, ok
 
 ACTIONS = "/v1/user-groups/{}/cards/actions"
 
@@ -214,3 +214,31 @@ def test_ten_thousand_cards_in_one_request(client: TestClient, org: Org) -> None
     add_card(client, org, group["id"], "TK99999999")
     response = act(client, org, group["id"], {"action": "block", "filter": {}})
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "filter"
+
+
+def test_the_ocpp_local_list_follows_a_bulk_action(client: TestClient, org: Org) -> None:
+    site = make_site(client, org, connectors=1)
+    charging_group_id = site["group"]["id"]
+    group = create_user_group(
+        client, org, activation={"scope": "custom", "charging_group_ids": [charging_group_id]}
+    )
+    ids = bulk_add(client, org, group["id"], 3, prefix="LL")
+    url = f"/v1/charging-groups/{charging_group_id}/local-list"
+
+    def listed() -> tuple[int, dict[str, str]]:
+        body = ok(client.get(url, headers=org.auth(Role.integration)))
+        statuses = {
+            item["idToken"]["idToken"]: item["idTokenInfo"]["status"]
+            for item in body["ocpp201"]["localAuthorizationList"]
+        }
+        return body["list_version"], statuses
+
+    version, before = listed()
+    assert set(before.values()) == {"Accepted"} and len(before) == 3
+    ok(act(client, org, group["id"], {"action": "block", "card_ids": ids[:2]}))
+    blocked_version, after = listed()
+    assert blocked_version > version
+    assert sorted(after.values()) == ["Accepted", "Blocked", "Blocked"]
+    ok(act(client, org, group["id"], {"action": "remove", "filter": {}}))
+    removed_version, gone = listed()
+    assert removed_version > blocked_version and gone == {}
