@@ -3,7 +3,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import RowMapping, Select, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, RowMapping, Select, and_, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ActivationScope, UserGroupStatus, UserGroupType
@@ -12,14 +12,16 @@ from app.models import (
     Card,
     ChargePoint,
     ChargingGroup,
+    ChargingSession,
     Connector,
     Organization,
     TariffVersion,
     UserGroup,
 )
-from app.models.base import AUDITED_BULK
+from app.models.base import AUDITED_BULK, utcnow
 from app.pagination import PageRequest
 from app.repositories.base import Repository, paginate
+from app.repositories.card_actions import card_search_condition
 
 
 @dataclass(frozen=True)
@@ -69,18 +71,49 @@ class UserGroupRepository(Repository[UserGroup]):
 class TariffRepository(Repository[TariffVersion]):
     model = TariffVersion
 
+    @staticmethod
+    def _in_force(at: datetime) -> ColumnElement[bool]:
+        return and_(
+            TariffVersion.valid_from <= at,
+            or_(TariffVersion.valid_until.is_(None), TariffVersion.valid_until > at),
+        )
+
     async def current(self, user_group_id: uuid.UUID) -> TariffVersion | None:
+        """The version in force now (a scheduled one is not, until it starts)."""
         statement = self.base_statement().where(
-            TariffVersion.user_group_id == user_group_id, TariffVersion.valid_until.is_(None)
+            TariffVersion.user_group_id == user_group_id, self._in_force(utcnow())
         )
         found: TariffVersion | None = (await self.session.execute(statement)).scalar_one_or_none()
         return found
+
+    async def upcoming(self, user_group_id: uuid.UUID) -> TariffVersion | None:
+        """The version that starts later (at most one: a new schedule replaces it)."""
+        statement = (
+            self.base_statement()
+            .where(TariffVersion.user_group_id == user_group_id, TariffVersion.valid_from > utcnow())
+            .order_by(TariffVersion.valid_from)
+            .limit(1)
+        )
+        found: TariffVersion | None = (await self.session.execute(statement)).scalar_one_or_none()
+        return found
+
+    async def ending_at(self, user_group_id: uuid.UUID, at: datetime) -> TariffVersion | None:
+        """The version that hands over to one starting at `at`."""
+        statement = self.base_statement().where(
+            TariffVersion.user_group_id == user_group_id, TariffVersion.valid_until == at
+        )
+        found: TariffVersion | None = (await self.session.execute(statement)).scalars().first()
+        return found
+
+    async def in_use(self, version_id: uuid.UUID) -> bool:
+        statement = select(ChargingSession.id).where(ChargingSession.tariff_version_id == version_id).limit(1)
+        return (await self.session.execute(statement)).first() is not None
 
     async def current_for_groups(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, TariffVersion]:
         if not ids:
             return {}
         statement = self.base_statement().where(
-            TariffVersion.user_group_id.in_(ids), TariffVersion.valid_until.is_(None)
+            TariffVersion.user_group_id.in_(ids), self._in_force(utcnow())
         )
         rows = (await self.session.execute(statement)).scalars().all()
         return {row.user_group_id: row for row in rows}
@@ -209,14 +242,7 @@ class CardRepository(Repository[Card]):
         if user_group_id is not None:
             statement = statement.where(Card.user_group_id == user_group_id)
         if query:
-            pattern = f"%{_escape_like(query)}%"
-            statement = statement.where(
-                or_(
-                    Card.uid.like(f"%{_escape_like(query.upper())}%", escape="\\"),
-                    func.lower(Card.label).like(pattern.lower(), escape="\\"),
-                    func.lower(Card.printed_number).like(pattern.lower(), escape="\\"),
-                )
-            )
+            statement = statement.where(card_search_condition(query))
         return await self.page(statement, page)
 
     async def count_by_group(self, user_group_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -1,6 +1,6 @@
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -103,6 +103,21 @@ class TariffInput(Priced):
             and info.data["parking_fee_per_hour"] is None
         ):
             raise ValueError("a grace period needs parking_fee_per_hour")
+        return value
+
+
+class ScheduledTariffInput(TariffInput):
+    valid_from: UtcDateTime | None = Field(
+        default=None,
+        description="When the version starts: a future time schedules it (the tariff box shows it as "
+        "upcoming until then); omitted: now",
+    )
+
+    @field_validator("valid_from")
+    @classmethod
+    def _not_in_the_past(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= datetime.now(UTC):
+            raise ValueError("must be in the future; omit valid_from for a tariff that applies from now on")
         return value
 
 
@@ -253,6 +268,9 @@ class UserGroupRead(Schema):
     status: UserGroupStatus
     archived_at: datetime | None
     tariff: TariffRead | None
+    upcoming_tariff: TariffRead | None = Field(
+        description="A version scheduled to start later (it replaces `tariff` then), or null"
+    )
     activation: ActivationSummary
     cards: CardsBox
     session_count: int
