@@ -98,6 +98,8 @@ class AuditAction(StrEnum):
     user_group_deleted = "user_group.deleted"
     tariff_set = "tariff.set"
     tariff_removed = "tariff.removed"
+    tariff_scheduled = "tariff.scheduled"
+    tariff_cancelled = "tariff.cancelled"
     activation_replaced = "activation.replaced"
     activation_added = "activation.added"
     activation_removed = "activation.removed"
@@ -107,11 +109,20 @@ class AuditAction(StrEnum):
     card_moved_out = "card.moved_out"
     card_moved_in = "card.moved_in"
     card_removed = "card.removed"
+    cards_bulk_blocked = "cards.bulk_blocked"
+    cards_bulk_unblocked = "cards.bulk_unblocked"
+    cards_bulk_validity_set = "cards.bulk_validity_set"
+    cards_bulk_validity_cleared = "cards.bulk_validity_cleared"
+    cards_bulk_moved_out = "cards.bulk_moved_out"
+    cards_bulk_moved_in = "cards.bulk_moved_in"
+    cards_bulk_removed = "cards.bulk_removed"
+    organization_updated = "organization.updated"
     session_started = "session.started"
     session_stopped = "session.stopped"
 
 
 class EntityType(StrEnum):
+    organization = "organization"
     api_key = "api_key"
     charging_group = "charging_group"
     charge_point = "charge_point"
@@ -120,6 +131,29 @@ class EntityType(StrEnum):
     tariff = "tariff"
     card = "card"
     session = "session"
+
+
+class CardAction(StrEnum):
+    """What a bulk card action does to every card it names."""
+
+    block = "block"
+    unblock = "unblock"
+    set_validity = "set_validity"
+    clear_validity = "clear_validity"
+    move = "move"
+    remove = "remove"
+
+
+class ReportDimension(StrEnum):
+    user_group = "user_group"
+    charging_group = "charging_group"
+    card = "card"
+
+
+class ReportPeriod(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
 
 
 class LocalListUpdateType(StrEnum):

@@ -155,3 +155,13 @@ class TariffNotSet(NotFound):
 class SessionAlreadyStopped(Conflict):
     slug = "session-already-stopped"
     title = "The session was already stopped with other values"
+
+
+class CardActionRefused(InvalidInput):
+    slug = "card-action-refused"
+    title = "Some cards were refused; no card was changed"
+
+
+class UpcomingTariffNotSet(NotFound):
+    slug = "upcoming-tariff-not-set"
+    title = "The user group has no upcoming tariff"

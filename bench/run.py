@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import harness, report, workload
+from bench import harness, operator_tools, report, workload
 from bench.common import (
     BENCH_WRITE_UID_PREFIX,
     GENERATOR_VERSION,
@@ -563,6 +563,12 @@ def suite(cfg: Config, kind: str, run_dir: Path) -> dict[str, Any]:
                 result["cards"]["bulk_cpu_us_per_card"] / result["cards"]["single_cpu_us_per_card"], 4
             )
 
+        wait_for_quiet(cfg.quiet_wait)
+        result["bulk_actions"] = operator_tools.bulk_actions(
+            server, admin, groups_full["active"], cfg.bulk_requests, run_tag
+        )
+        wait_for_quiet(cfg.quiet_wait)
+        result["session_report"] = operator_tools.session_reports(server, admin)
         if not cfg.skip_export:
             wait_for_quiet(cfg.quiet_wait)
             result["export"] = export_csv(server, admin, meta_full["rows"]["charging_sessions"])
@@ -691,6 +697,28 @@ def targets_for(kind: str, res: dict[str, Any]) -> list[dict[str, Any]]:
         "0",
         cards["single"]["errors"] == 0,
     )
+    if "bulk_actions" in res and res["bulk_actions"]["ms_per_card_median"] is not None:
+        action_ms = res["bulk_actions"]["ms_per_card_median"]
+        add_ms = cards["bulk_ms_per_card"]
+        add(
+            "bulk_action_cost",
+            "bulk card action (block/unblock by filter, 10,000 cards): time per card vs bulk add",
+            action_ms,
+            f"<= {add_ms:g}",
+            action_ms <= add_ms,
+            "ms",
+        )
+    if "session_report" in res:
+        slowest = res["session_report"]["max_s"]
+        limit = operator_tools.REPORT_TARGET_S
+        add(
+            "session_report_seconds",
+            "session report, one month at full size: slowest run",
+            slowest,
+            f"<= {limit:g}" if kind == "pg" else "(reported)",
+            slowest <= limit if kind == "pg" else None,
+            "s",
+        )
     if "export" in res:
         e = res["export"]
         growth = e["rss_growth_mb"]

@@ -223,7 +223,8 @@ def remove_bench_writes(reader: Reader, vacuum: bool = True) -> int:
     if before:
         reader.execute(f"DELETE FROM cards WHERE uid LIKE '{BENCH_WRITE_UID_PREFIX}%'")
         reader.execute(
-            "DELETE FROM audit_events WHERE action IN ('card.added', 'cards.bulk_added') "
+            "DELETE FROM audit_events WHERE action IN ('card.added', 'cards.bulk_added', "
+            "'cards.bulk_blocked', 'cards.bulk_unblocked') "
             "AND actor_name = 'bench-admin'"
         )
         if vacuum and reader.kind == "pg":

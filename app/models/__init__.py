@@ -4,7 +4,7 @@ from app.models.audit import AuditEvent, IdempotencyRecord
 from app.models.base import Base
 from app.models.charging import ChargePoint, ChargingGroup, Connector
 from app.models.local_lists import LocalListEntry, LocalListHead
-from app.models.organization import ApiKey, Organization
+from app.models.organization import ApiKey, Organization, OrganizationSettings
 from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "LocalListEntry",
     "LocalListHead",
     "Organization",
+    "OrganizationSettings",
     "TariffVersion",
     "UserGroup",
 ]

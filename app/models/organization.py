@@ -5,7 +5,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.enums import EntityType, Role
-from app.models.base import Audited, Base, CreatedAtMixin, IdMixin, str_enum
+from app.models.base import Audited, Base, CreatedAtMixin, IdMixin, str_enum, utcnow
 
 
 class Organization(IdMixin, CreatedAtMixin, Base):
@@ -34,3 +34,19 @@ class ApiKey(Audited, IdMixin, CreatedAtMixin, Base):
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OrganizationSettings(Audited, IdMixin, CreatedAtMixin, Base):
+    """The organization's own settings, one row per organization, written on the first change
+    (until then every setting has its default, which the API shows). Kept apart from
+    `organizations`, whose counters change with every infrastructure write."""
+
+    __audit_entity__ = EntityType.organization
+    __tablename__ = "organization_settings"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), unique=True
+    )
+    # An IANA zone name (zoneinfo): the day, week and month boundaries of the session reports.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -125,6 +125,8 @@ class ChargingSession(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
         Index("ix_charging_sessions_card_id", "card_id"),
         Index("ix_charging_sessions_connector_id", "connector_id"),
         Index("ix_charging_sessions_charging_group_id", "charging_group_id"),
+        # Session reports read a time range of the organization's sessions.
+        Index("ix_charging_sessions_org_started", "organization_id", "started_at"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"))

@@ -1,7 +1,9 @@
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from sqlalchemy import Select
 
 from app.models import AuditEvent
 from app.pagination import PageRequest
@@ -24,6 +26,16 @@ class AuditEventRepository(Repository[AuditEvent]):
     model = AuditEvent
 
     async def search(self, page: PageRequest, filters: AuditFilters) -> tuple[Sequence[AuditEvent], bool]:
+        return await self.page(self._filtered(filters), page)
+
+    async def stream(self, filters: AuditFilters) -> AsyncIterator[AuditEvent]:
+        """Every matching record, oldest first, in batches through a server-side cursor."""
+        statement = self._filtered(filters).order_by(AuditEvent.created_at, AuditEvent.id)
+        result = await self.session.stream_scalars(statement.execution_options(yield_per=1000))
+        async for event in result:
+            yield event
+
+    def _filtered(self, filters: AuditFilters) -> Select[AuditEvent]:
         statement = self.base_statement()
         for column, value in (
             (AuditEvent.entity_type, filters.entity_type),
@@ -37,4 +49,4 @@ class AuditEventRepository(Repository[AuditEvent]):
             statement = statement.where(AuditEvent.created_at >= filters.since)
         if filters.until is not None:
             statement = statement.where(AuditEvent.created_at < filters.until)
-        return await self.page(statement, page)
+        return statement

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import RowMapping, delete, func, insert, or_, select
+from sqlalchemy import RowMapping, delete, func, insert, select
 
 from app.models import (
     Card,
@@ -12,7 +12,8 @@ from app.models import (
 )
 from app.models.base import AUDITED_BULK
 from app.pagination import PageRequest
-from app.repositories.base import Repository, escape_like
+from app.repositories.base import Repository
+from app.repositories.card_actions import card_search_condition
 
 
 class CardRepository(Repository[Card]):
@@ -45,14 +46,7 @@ class CardRepository(Repository[Card]):
         if user_group_id is not None:
             statement = statement.where(Card.user_group_id == user_group_id)
         if query:
-            pattern = f"%{escape_like(query)}%"
-            statement = statement.where(
-                or_(
-                    Card.uid.like(f"%{escape_like(query.upper())}%", escape="\\"),
-                    func.lower(Card.label).like(pattern.lower(), escape="\\"),
-                    func.lower(Card.printed_number).like(pattern.lower(), escape="\\"),
-                )
-            )
+            statement = statement.where(card_search_condition(query))
         return await self.page(statement, page)
 
     async def count_by_group(self, user_group_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -2,10 +2,12 @@
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from app.models import (
-    TariffVersion,
-)
+from sqlalchemy import ColumnElement, and_, or_, select
+
+from app.models import ChargingSession, TariffVersion
+from app.models.base import utcnow
 from app.pagination import PageRequest
 from app.repositories.base import Repository
 
@@ -13,18 +15,49 @@ from app.repositories.base import Repository
 class TariffRepository(Repository[TariffVersion]):
     model = TariffVersion
 
+    @staticmethod
+    def _in_force(at: datetime) -> ColumnElement[bool]:
+        return and_(
+            TariffVersion.valid_from <= at,
+            or_(TariffVersion.valid_until.is_(None), TariffVersion.valid_until > at),
+        )
+
     async def current(self, user_group_id: uuid.UUID) -> TariffVersion | None:
+        """The version in force now (a scheduled one is not, until it starts)."""
         statement = self.base_statement().where(
-            TariffVersion.user_group_id == user_group_id, TariffVersion.valid_until.is_(None)
+            TariffVersion.user_group_id == user_group_id, self._in_force(utcnow())
         )
         found: TariffVersion | None = (await self.session.execute(statement)).scalar_one_or_none()
         return found
+
+    async def upcoming(self, user_group_id: uuid.UUID) -> TariffVersion | None:
+        """The version that starts later (at most one: a new schedule replaces it)."""
+        statement = (
+            self.base_statement()
+            .where(TariffVersion.user_group_id == user_group_id, TariffVersion.valid_from > utcnow())
+            .order_by(TariffVersion.valid_from)
+            .limit(1)
+        )
+        found: TariffVersion | None = (await self.session.execute(statement)).scalar_one_or_none()
+        return found
+
+    async def ending_at(self, user_group_id: uuid.UUID, at: datetime) -> TariffVersion | None:
+        """The version that hands over to one starting at `at`."""
+        statement = self.base_statement().where(
+            TariffVersion.user_group_id == user_group_id, TariffVersion.valid_until == at
+        )
+        found: TariffVersion | None = (await self.session.execute(statement)).scalars().first()
+        return found
+
+    async def in_use(self, version_id: uuid.UUID) -> bool:
+        statement = select(ChargingSession.id).where(ChargingSession.tariff_version_id == version_id).limit(1)
+        return (await self.session.execute(statement)).first() is not None
 
     async def current_for_groups(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, TariffVersion]:
         if not ids:
             return {}
         statement = self.base_statement().where(
-            TariffVersion.user_group_id.in_(ids), TariffVersion.valid_until.is_(None)
+            TariffVersion.user_group_id.in_(ids), self._in_force(utcnow())
         )
         rows = (await self.session.execute(statement)).scalars().all()
         return {row.user_group_id: row for row in rows}

@@ -6,11 +6,16 @@ from app.routers import (
     api_keys,
     audit,
     authorization,
+    card_actions,
     cards,
     charge_points,
+    charging_group_user_groups,
     charging_groups,
     connectors,
+    exports,
     local_lists,
+    organization,
+    reports,
     sessions,
     tariffs,
     user_groups,
@@ -25,16 +30,21 @@ api_router = APIRouter(
 # Routes are matched in order: the charge-point backend's calls (every plug-in) come first.
 for module in (
     authorization,
+    reports,  # before sessions: /sessions/report is no session id
     sessions,
     user_groups,
     tariffs,
     activation,
+    exports,  # before cards: /cards/export.csv is no card id
+    card_actions,
     cards,
+    charging_group_user_groups,
     charging_groups,
     local_lists,
     charge_points,
     connectors,
     audit,
     api_keys,
+    organization,
 ):
     api_router.include_router(module.router)

@@ -2,12 +2,12 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from app.errors import GroupArchived, NotFound, TariffNotSet
+from app.errors import Conflict, GroupArchived, NotFound, TariffNotSet, UpcomingTariffNotSet
 from app.problems import problem_responses
 from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
 from app.routers.route import ApiRoute
 from app.schemas.common import Page
-from app.schemas.tariffs import TariffInput, TariffRead
+from app.schemas.tariffs import ScheduledTariffInput, TariffRead
 from app.services import tariffs as service
 
 router = APIRouter(route_class=ApiRoute, prefix="/user-groups/{user_group_id}/tariff", tags=["tariffs"])
@@ -19,9 +19,13 @@ async def get_tariff(user_group_id: uuid.UUID, ctx: Reader, session: Uow) -> Tar
     return TariffRead.model_validate(await service.get_tariff(session, ctx, user_group_id))
 
 
-@router.put("", response_model=TariffRead, responses=problem_responses(NotFound, GroupArchived))
-async def set_tariff(user_group_id: uuid.UUID, body: TariffInput, ctx: Manager, session: Uow) -> TariffRead:
-    """Sets a new tariff version; sessions already started keep the version they started with."""
+@router.put("", response_model=TariffRead, responses=problem_responses(NotFound, GroupArchived, Conflict))
+async def set_tariff(
+    user_group_id: uuid.UUID, body: ScheduledTariffInput, ctx: Manager, session: Uow
+) -> TariffRead:
+    """Sets a new tariff version; sessions already started keep the version they started with. With a
+    future `valid_from` the version is scheduled (upcoming): sessions starting from then on take it;
+    a version scheduled before is replaced."""
     return TariffRead.model_validate(await service.set_tariff(session, ctx, user_group_id, body))
 
 
@@ -33,6 +37,25 @@ async def set_tariff(user_group_id: uuid.UUID, body: TariffInput, ctx: Manager, 
 async def remove_tariff(user_group_id: uuid.UUID, ctx: Manager, session: Uow) -> Response:
     """Sessions starting from now on are documented without a cost."""
     await service.remove_tariff(session, ctx, user_group_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/upcoming", response_model=TariffRead, responses=problem_responses(NotFound, UpcomingTariffNotSet)
+)
+async def get_upcoming_tariff(user_group_id: uuid.UUID, ctx: Reader, session: Uow) -> TariffRead:
+    """The version scheduled to start later (404 `upcoming-tariff-not-set` if none)."""
+    return TariffRead.model_validate(await service.get_upcoming_tariff(session, ctx, user_group_id))
+
+
+@router.delete(
+    "/upcoming",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(NotFound, UpcomingTariffNotSet, GroupArchived, Conflict),
+)
+async def cancel_upcoming_tariff(user_group_id: uuid.UUID, ctx: Manager, session: Uow) -> Response:
+    """Cancels the scheduled version before it starts; the current one stays in force."""
+    await service.cancel_upcoming_tariff(session, ctx, user_group_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -52,6 +52,7 @@ def to_read(detail: service.UserGroupDetail) -> UserGroupRead:
         status=group.status,
         archived_at=group.archived_at,
         tariff=TariffRead.model_validate(detail.tariff) if detail.tariff else None,
+        upcoming_tariff=TariffRead.model_validate(detail.upcoming_tariff) if detail.upcoming_tariff else None,
         activation=ActivationSummary(
             scope=group.activation_scope,
             charging_group_count=detail.activation.charging_groups,

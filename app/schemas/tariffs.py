@@ -1,7 +1,7 @@
 """Tariffs: decimal money in a currency's minor units, never a float."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -14,7 +14,7 @@ from pydantic import (
 )
 
 from app.currencies import refusal
-from app.schemas.common import DecimalString, Priced
+from app.schemas.common import DecimalString, Priced, UtcDateTime
 
 
 def _no_float(value: Any) -> Any:
@@ -70,6 +70,21 @@ class TariffInput(Priced):
             and info.data["parking_fee_per_hour"] is None
         ):
             raise ValueError("a grace period needs parking_fee_per_hour")
+        return value
+
+
+class ScheduledTariffInput(TariffInput):
+    valid_from: UtcDateTime | None = Field(
+        default=None,
+        description="When the version starts: a future time schedules it (the tariff box shows it as "
+        "upcoming until then); omitted: now",
+    )
+
+    @field_validator("valid_from")
+    @classmethod
+    def _not_in_the_past(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= datetime.now(UTC):
+            raise ValueError("must be in the future; omit valid_from for a tariff that applies from now on")
         return value
 
 

@@ -93,6 +93,9 @@ class UserGroupRead(Schema):
     status: UserGroupStatus
     archived_at: datetime | None
     tariff: TariffRead | None
+    upcoming_tariff: TariffRead | None = Field(
+        description="A version scheduled to start later (it replaces `tariff` then), or null"
+    )
     activation: ActivationSummary
     cards: CardsBox
     session_count: int

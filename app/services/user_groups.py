@@ -44,6 +44,7 @@ class UserGroupPlan:
 class UserGroupDetail:
     group: UserGroup
     tariff: TariffVersion | None
+    upcoming_tariff: TariffVersion | None
     activation: ActivationTotals
     card_count: int
     session_count: int
@@ -104,6 +105,7 @@ async def create_user_group(
     return UserGroupDetail(
         group=group,
         tariff=tariff,
+        upcoming_tariff=None,
         activation=plan.activation.totals,
         card_count=0,
         session_count=0,
@@ -124,6 +126,7 @@ async def _detail(session: AsyncSession, ctx: RequestContext, group: UserGroup) 
     return UserGroupDetail(
         group=group,
         tariff=item.tariff,
+        upcoming_tariff=await TariffRepository(session, ctx.organization_id).upcoming(group.id),
         activation=item.activation,
         card_count=item.card_count,
         session_count=item.session_count,

@@ -83,10 +83,13 @@ def build_world(client: TestClient, org: Org) -> dict[str, str]:
         tariff={"currency": "EUR", "price_per_kwh": "0.30"},
         activation={"scope": "custom", "charging_group_ids": [site["group"]["id"]]},
     )
+    upcoming = {"currency": "EUR", "price_per_kwh": "0.35", "valid_from": "2099-01-01T00:00:00Z"}
+    ok(client.put(f"/v1/user-groups/{group['id']}/tariff", json=upcoming, headers=org.auth()))
     card = add_card(client, org, group["id"], f"W{site['group']['id'][:8].upper()}")
     session = ok(
         start_session(client, org, card["uid"], site["connectors"][0]["id"], "2026-11-01T10:00:00Z"), 201
     )
+    ok(client.patch("/v1/organization", json={"time_zone": "Europe/Berlin"}, headers=org.auth()))
     viewer_key = next(
         k for k in ok(client.get("/v1/api-keys", headers=org.auth()))["items"] if k["role"] == "viewer"
     )
@@ -115,8 +118,9 @@ def organization_state(client: TestClient, org: Org) -> dict[str, Any]:
         "/v1/audit-events",
     ):
         state[path] = all_items(client, org, path)
+    state["/v1/organization"] = ok(client.get("/v1/organization", headers=org.auth()))
     for group in state["/v1/user-groups?status=all"]:
-        for sub in ("charging-groups", "tariff/versions"):
+        for sub in ("charging-groups", "tariff/versions", "cards?limit=200"):
             state[f"{group['id']}/{sub}"] = ok(
                 client.get(f"/v1/user-groups/{group['id']}/{sub}", headers=org.auth())
             )

@@ -29,6 +29,8 @@ def allowed_roles(operation: Operation) -> set[Role]:
     path, write = operation.path, operation.is_write
     if path.startswith("/v1/api-keys"):
         return {Role.admin}
+    if path == "/v1/organization":  # its settings: everyone reads them, the admin changes them
+        return {Role.admin} if write else ALL
     if path == "/v1/authorize" or (path.startswith("/v1/sessions") and write):
         return BACKEND
     if path.startswith("/v1/sessions"):

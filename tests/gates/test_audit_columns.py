@@ -150,9 +150,13 @@ def _action_for(model: type[Audited]) -> AuditAction:
 
 
 def _creation_values(client: TestClient, org: Org, row_id: str) -> dict[str, Any]:
-    """The row as its creation recorded it: its own record, or the record that covered it."""
-    for event in all_items(client, org, "/v1/audit-events"):
-        if event["entity_id"] == row_id and event["old_values"] is None:
+    """The row as its creation recorded it: its own first record, or the record that covered it.
+    (A creation may show other rows it changed in `old_values`: a scheduled tariff version names
+    the version it ends under `previous_version`.)"""
+    for event in reversed(
+        all_items(client, org, "/v1/audit-events")
+    ):  # oldest first: a row's first record creates it
+        if event["entity_id"] == row_id:
             return event["new_values"]  # type: ignore[no-any-return]
         for value in (event["new_values"] or {}).values():
             if isinstance(value, dict) and value.get("id") == row_id and value.keys() > {"id"}:

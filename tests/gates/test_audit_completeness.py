@@ -41,6 +41,13 @@ def _archived_group(client: TestClient, org: Org, world: dict[str, str]) -> str:
     return group_id
 
 
+def _group_with_upcoming_tariff(client: TestClient, org: Org, world: dict[str, str]) -> str:
+    group_id = _fresh_group(client, org, world)
+    body = {"currency": "EUR", "price_per_kwh": "0.50", "valid_from": "2099-01-01T00:00:00Z"}
+    ok(client.put(f"/v1/user-groups/{group_id}/tariff", json=body, headers=org.auth()))
+    return group_id
+
+
 def _new_key(client: TestClient, org: Org) -> str:
     response = client.post("/v1/api-keys", json={"name": "temp", "role": "viewer"}, headers=org.auth())
     return ok(response, 201)["id"]  # type: ignore[no-any-return]
@@ -77,6 +84,18 @@ SCENARIOS: dict[str, Scenario] = {
         ["tariff.set"],
     ),
     "remove_tariff": (lambda c, o, w: {"ids": w}, ["tariff.removed"]),
+    "cancel_upcoming_tariff": (
+        lambda c, o, w: {"ids": {**w, "user_group_id": _group_with_upcoming_tariff(c, o, w)}},
+        ["tariff.cancelled"],
+    ),
+    "apply_card_action": (
+        lambda c, o, w: {"ids": w, "json": {"action": "block", "card_ids": [w["card_id"]]}},
+        ["cards.bulk_blocked"],
+    ),
+    "update_organization": (
+        lambda c, o, w: {"json": {"time_zone": "Asia/Tokyo"}},
+        ["organization.updated"],
+    ),
     "replace_activation": (
         lambda c, o, w: {"ids": w, "json": {"scope": "custom", "charging_group_ids": []}},
         ["activation.replaced"],

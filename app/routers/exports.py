@@ -1,0 +1,121 @@
+"""CSV exports, streamed in constant memory; every text cell is safe to open in a spreadsheet."""
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from app.enums import EntityType
+from app.errors import NotFound
+from app.problems import problem_responses
+from app.routers.deps import Reader, Uow
+from app.routers.route import ApiRoute
+from app.schemas.common import NO_CONTROL_CHARACTERS, UtcDateTime
+from app.services import exports as service
+from app.services.context import RequestContext
+
+router = APIRouter(route_class=ApiRoute)
+
+Search = Annotated[
+    str | None,
+    Query(
+        max_length=100, pattern=NO_CONTROL_CHARACTERS, description="Part of the UID, label or printed number"
+    ),
+]
+Blocked = Annotated[bool | None, Query(description="Only blocked (true) or unblocked (false) cards")]
+
+
+def _csv(description: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": description}}
+
+
+def _streamed(
+    request: Request, produce: Callable[[Any], AsyncIterator[str]], filename: str
+) -> StreamingResponse:
+    async def lines() -> AsyncIterator[str]:
+        # The request's unit of work has ended when the body streams: the export has its own session.
+        async with request.app.state.db.sessionmaker() as export_session:
+            async for piece in produce(export_session):
+                yield piece
+
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _cards(
+    request: Request, ctx: RequestContext, group_id: uuid.UUID | None, q: str | None, blocked: bool | None
+) -> StreamingResponse:
+    return _streamed(request, lambda s: service.cards_csv(s, ctx, group_id, q, blocked), "cards.csv")
+
+
+@router.get(
+    "/user-groups/{user_group_id}/cards/export.csv",
+    tags=["cards"],
+    response_class=StreamingResponse,
+    responses={
+        **_csv("The group's cards, oldest first, in the columns of the card import"),
+        **problem_responses(NotFound),
+    },
+)
+async def export_user_group_cards(
+    user_group_id: uuid.UUID,
+    ctx: Reader,
+    session: Uow,
+    request: Request,
+    q: Search = None,
+    blocked: Blocked = None,
+) -> StreamingResponse:
+    """The group's cards as CSV (uid, label, printed_number, valid_from, valid_until, blocked): the
+    card import (`POST .../cards/import`) takes the file back unchanged."""
+    await service.require_group(session, ctx, user_group_id)
+    return _cards(request, ctx, user_group_id, q, blocked)
+
+
+@router.get(
+    "/cards/export.csv",
+    tags=["cards"],
+    response_class=StreamingResponse,
+    responses=_csv("The organization's cards, oldest first, in the columns of the card import"),
+)
+async def export_cards(
+    ctx: Reader,
+    request: Request,
+    user_group_id: Annotated[uuid.UUID | None, Query(description="Only this user group's cards")] = None,
+    q: Search = None,
+    blocked: Blocked = None,
+) -> StreamingResponse:
+    """The organization's cards (filtered) as CSV, in the columns of the card import."""
+    return _cards(request, ctx, user_group_id, q, blocked)
+
+
+@router.get(
+    "/audit-events/export.csv",
+    tags=["audit-events"],
+    response_class=StreamingResponse,
+    responses=_csv("Audit records, oldest first; old and new values as JSON text"),
+)
+async def export_audit_events(
+    ctx: Reader,
+    request: Request,
+    entity_type: Annotated[EntityType | None, Query()] = None,
+    entity_id: Annotated[uuid.UUID | None, Query()] = None,
+    user_group_id: Annotated[uuid.UUID | None, Query()] = None,
+    actor_api_key_id: Annotated[uuid.UUID | None, Query()] = None,
+    since: Annotated[UtcDateTime | None, Query(description="Inclusive lower bound (RFC 3339)")] = None,
+    until: Annotated[UtcDateTime | None, Query(description="Exclusive upper bound (RFC 3339)")] = None,
+) -> StreamingResponse:
+    """The audit trail as CSV, with the filters of `GET /v1/audit-events`, oldest first."""
+    filters: dict[str, Any] = {
+        "entity_type": entity_type.value if entity_type else None,
+        "entity_id": entity_id,
+        "user_group_id": user_group_id,
+        "actor_api_key_id": actor_api_key_id,
+        "since": since,
+        "until": until,
+    }
+    return _streamed(request, lambda s: service.audit_csv(s, ctx, **filters), "audit-events.csv")
