@@ -23,6 +23,7 @@ from app.problems import install_problem_handlers, problem_schemas
 from app.routers import api_router, ops
 from app.schemas.sessions import AuthorizeRequest
 from app.settings import Settings, get_settings
+from app.webhook_worker import run_worker
 
 API_VERSION = "1.0.0"
 # Response headers the dashboard's JavaScript may read on a cross-origin response.
@@ -59,10 +60,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             run_housekeeping(app.state.db, settings.idempotency_purge_interval_seconds)
         )
         sampler = asyncio.create_task(_sample_pool(app.state.db)) if metrics.multiprocess_dir() else None
+        webhooks = (
+            asyncio.create_task(run_worker(app.state.db, settings))
+            if settings.webhook_worker_in_process
+            else None
+        )
         try:
             yield
         finally:
-            for task in (housekeeping, sampler):
+            for task in (housekeeping, sampler, webhooks):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

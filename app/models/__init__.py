@@ -3,6 +3,7 @@
 from app.models.audit import AuditEvent, IdempotencyRecord
 from app.models.base import Base
 from app.models.charging import ChargePoint, ChargingGroup, Connector
+from app.models.events import ChangeEvent, WebhookDelivery, WebhookEndpoint
 from app.models.organization import ApiKey, Organization
 from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup
 
@@ -12,6 +13,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Card",
+    "ChangeEvent",
     "ChargePoint",
     "ChargingGroup",
     "ChargingSession",
@@ -20,4 +22,6 @@ __all__ = [
     "Organization",
     "TariffVersion",
     "UserGroup",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -10,9 +10,11 @@ from app.routers import (
     charge_points,
     charging_groups,
     connectors,
+    events,
     sessions,
     tariffs,
     user_groups,
+    webhooks,
 )
 from app.routers.strict_input import refuse_ambiguous_input
 
@@ -33,6 +35,8 @@ for module in (
     charge_points,
     connectors,
     audit,
+    events,
+    webhooks,
     api_keys,
 ):
     api_router.include_router(module.router)

@@ -25,7 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database, UnitOfWork
 from app.enums import AuditAction
-from app.models import Activation, AuditEvent, Base, Card, IdempotencyRecord, Organization
+from app.models import (
+    Activation,
+    AuditEvent,
+    Base,
+    Card,
+    ChangeEvent,
+    IdempotencyRecord,
+    Organization,
+    WebhookDelivery,
+)
 from app.models.base import Audited
 from app.schemas.user_groups import CardUpdate
 from app.services import api_keys, audit
@@ -44,6 +53,8 @@ NOT_AUDITED: dict[type[Any], str] = {
     Activation: "a link row; its changes are the user group's activation.* records",
     AuditEvent: "the trail itself",
     IdempotencyRecord: "a stored response, not business data",
+    ChangeEvent: "the change feed: written with the audit record it refers to",
+    WebhookDelivery: "the worker's queue and log; a redelivery asked for is the endpoint's record",
 }
 AUDITED: list[type[Audited]] = sorted(
     (mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, Audited)),
