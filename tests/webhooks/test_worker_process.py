@@ -73,7 +73,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(client: TestClient, org: Org, s
         receiver.delay_seconds = 0.0
         with worker(settings, **lease):
             wait_until(
-                lambda: all(d["status"] == "succeeded" for d in all_deliveries(client, org, endpoint["id"])), 60
+                lambda: {d["status"] for d in all_deliveries(client, org, endpoint["id"])} == {"succeeded"},
+                60,
             )
     log = all_deliveries(client, org, endpoint["id"])
     assert len(log) == events
