@@ -19,7 +19,7 @@ from app.housekeeping import run_housekeeping
 from app.logging_config import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.openapi import finish
-from app.problems import install_problem_handlers, problem_schemas
+from app.problems import ProblemMiddleware, install_problem_handlers, problem_schemas
 from app.routers import api_router, ops
 from app.schemas.sessions import AuthorizeRequest
 from app.settings import Settings, get_settings
@@ -93,6 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(api_router)
 
+    # Added first, so innermost: it turns every exception into a problem response and re-raises
+    # nothing, which keeps the client's keep-alive connection (see ProblemMiddleware).
+    app.add_middleware(ProblemMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

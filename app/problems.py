@@ -8,12 +8,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.db import is_database_unavailable
 from app.errors import PROBLEM_BASE, AlreadyExists, AppError, InvalidInput, PreconditionFailed
 
 logger = logging.getLogger("app.errors")
@@ -105,6 +106,8 @@ def field_errors(errors: Any) -> list[dict[str, Any]]:
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if exc.status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if "retry_after" in exc.extensions:
         headers["Retry-After"] = str(exc.extensions["retry_after"])
     return problem_response(
@@ -174,10 +177,14 @@ async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, status=412, slug=PreconditionFailed.slug, title=PreconditionFailed.title)
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable_response(request: Request, exc: BaseException) -> JSONResponse:
     logger.warning(
-        "database unavailable: %s",
+        "database unavailable: %s: %s",
         type(exc).__name__,
+        str(exc).split("\n", 1)[0] or "no answer in time",
         extra={"request_id": getattr(request.state, "request_id", None)},
     )
     slug, title = HTTP_SLUGS[503]
@@ -186,36 +193,20 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
         status=503,
         slug=slug,
         title=title,
-        detail="The database cannot be reached; retry later.",
-        headers={"Retry-After": "5"},
+        detail="The database is unavailable or did not answer in time; retry later.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
-async def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DBAPIError)
-    if exc.connection_invalidated or _is_connection_problem(exc.orig):
-        return await _database_unavailable(request, exc)
-    return await _unhandled(request, exc)
-
-
-def _is_connection_problem(error: BaseException | None) -> bool:
-    if error is None:
-        return False
-    name = type(error).__name__
-    return isinstance(error, OSError | TimeoutError) or name in {
-        "ConnectionDoesNotExistError",
-        "InterfaceError",
-        "CannotConnectNowError",
-        "ConnectionFailureError",
-        "TooManyConnectionsError",
-        "AdminShutdownError",
-    }
-
-
-async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    if _is_connection_problem(exc):
-        return await _database_unavailable(request, exc)
-    logger.exception("unhandled error", extra={"request_id": getattr(request.state, "request_id", None)})
+def unexpected_error_response(request: Request, exc: BaseException) -> JSONResponse:
+    """Any exception no handler took: 503 when the database is unavailable, else a generic 500."""
+    if is_database_unavailable(exc):
+        return database_unavailable_response(request, exc)
+    logger.error(
+        "unhandled error",
+        exc_info=exc,
+        extra={"request_id": getattr(request.state, "request_id", None)},
+    )
     slug, title = HTTP_SLUGS[500]
     return problem_response(
         request,
@@ -226,15 +217,52 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    return unexpected_error_response(request, exc)
+
+
+class ProblemMiddleware:
+    """Every exception ends here as a problem response, and goes no further.
+
+    Starlette's outermost ServerErrorMiddleware renders an unhandled exception and then re-raises
+    it for the server to log; uvicorn then closes the connection, so a keep-alive client loses
+    its next request too. Once the response has started (a streamed export) there is nothing
+    left to send a problem in: then the exception goes on and the connection is closed, which is
+    how a client learns that the body is incomplete.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        except Exception as exc:
+            if started:
+                raise
+            response = unexpected_error_response(Request(scope), exc)
+            await response(scope, receive, send)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(StaleDataError, _stale_data)
-    app.add_exception_handler(PoolTimeoutError, _database_unavailable)
-    app.add_exception_handler(DBAPIError, _dbapi_error)
-    app.add_exception_handler(OSError, _database_unavailable)
+    # What no handler above takes ends in ProblemMiddleware (innermost middleware, add it first);
+    # this one only sees errors of the outer middlewares.
     app.add_exception_handler(Exception, _unhandled)
 
 
@@ -279,7 +307,7 @@ def common_problem_responses() -> dict[int | str, dict[str, Any]]:
             (403, "The API key's role does not allow this operation"),
             (422, "A field is invalid; `errors` lists each one"),
             (500, "Unexpected error (generic text; quote request_id)"),
-            (503, "The database is unreachable; retry later"),
+            (503, "The database is unavailable or did not answer in time; retry after Retry-After seconds"),
         )
     }
 

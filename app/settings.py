@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=5, ge=0)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=10_000, gt=0)
+    db_request_timeout_seconds: float = Field(default=5.0, gt=0)
     authorization_cache_seconds: int = Field(default=300, ge=0)
     idempotency_ttl_hours: float = Field(default=24, gt=0)
     idempotency_wait_seconds: float = Field(default=5, gt=0)
