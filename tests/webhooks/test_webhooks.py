@@ -6,7 +6,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from app.cli import migrate
 from app.db import Database, UnitOfWork
 from app.enums import Role
 from app.main import create_app
@@ -24,7 +22,6 @@ from app.services import webhook_secrets
 from app.settings import Settings
 from app.webhook_worker import deliver_due
 from tests.api.test_events import read_all
-from tests.conftest import fresh_database_url
 from tests.factories import Org, add_card, create_user_group, make_org, ok
 from tests.webhooks.receiver import running_receiver
 
@@ -66,21 +63,13 @@ def block_a_card(client: TestClient, org: Org) -> dict[str, Any]:
 
 
 @pytest.fixture
-def worker_client(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
-    """The app with its in-process webhook worker running (the embedded setup's default), on a
-    database of its own: the shared one holds the gates' deliveries to closed ports, which would
-    come first."""
-    for database_url in fresh_database_url(tmp_path):
-        migrate(database_url)
-        in_process = settings.model_copy(
-            update={
-                "database_url": database_url,
-                "webhook_worker_in_process": True,
-                "webhook_poll_interval_seconds": 0.05,
-            }
-        )
-        with TestClient(create_app(in_process), raise_server_exceptions=False) as client:
-            yield client
+def worker_client(settings: Settings) -> Iterator[TestClient]:
+    """The app with its in-process webhook worker running (the embedded setup's default)."""
+    in_process = settings.model_copy(
+        update={"webhook_worker_in_process": True, "webhook_poll_interval_seconds": 0.05}
+    )
+    with TestClient(create_app(in_process), raise_server_exceptions=False) as client:
+        yield client
 
 
 def test_subscribe_receive_and_verify_a_signed_event(worker_client: TestClient) -> None:
