@@ -134,3 +134,15 @@ class DeliveryStatus(StrEnum):
     pending = "pending"
     succeeded = "succeeded"
     failed = "failed"
+
+
+class LocalListUpdateType(StrEnum):
+    """OCPP UpdateEnumType (1.6 UpdateType): the list replaces the charger's, or changes it."""
+
+    full = "Full"
+    differential = "Differential"
+
+
+class LocalListFormat(StrEnum):
+    ocpp16 = "ocpp16"
+    ocpp201 = "ocpp201"

@@ -4,6 +4,7 @@ from app.models.audit import AuditEvent, IdempotencyRecord
 from app.models.base import Base
 from app.models.charging import ChargePoint, ChargingGroup, Connector
 from app.models.events import ChangeEvent, WebhookDelivery, WebhookEndpoint
+from app.models.local_lists import LocalListEntry, LocalListHead
 from app.models.organization import ApiKey, Organization
 from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup
 
@@ -19,6 +20,8 @@ __all__ = [
     "ChargingSession",
     "Connector",
     "IdempotencyRecord",
+    "LocalListEntry",
+    "LocalListHead",
     "Organization",
     "TariffVersion",
     "UserGroup",

@@ -13,7 +13,7 @@ from app.pagination import PageRequest
 from app.repositories.charging import ChargingGroupRepository
 from app.repositories.user_groups import ActivationRepository, ActivationTotals, UserGroupRepository
 from app.schemas.user_groups import ActivationInput
-from app.services import audit, policy
+from app.services import audit, local_lists, policy
 from app.services.context import RequestContext
 from app.services.user_groups import enable_access_control, lock_group, plan_activation
 
@@ -78,8 +78,9 @@ async def replace_activation(
             else "all",
         },
     )
-    await enable_access_control(session, ctx, group, plan.access_control_to_enable)
-    await session.flush()
+    switched_on = plan.access_control_to_enable  # read before enabling empties it
+    await enable_access_control(session, ctx, group, switched_on)
+    await local_lists.user_groups_changed(session, ctx, [group.id], [cg.id for cg in switched_on])
     return await _view(session, ctx, group, page)
 
 
@@ -107,9 +108,10 @@ async def activate_charging_group(
             user_group_id=group.id,
             new={"charging_group_id": charging_group.id, "charging_group_name": charging_group.name},
         )
-    if not charging_group.access_control:
+    switched_on = [] if charging_group.access_control else [charging_group.id]
+    if switched_on:
         await enable_access_control(session, ctx, group, [charging_group])
-        await session.flush()
+    await local_lists.user_groups_changed(session, ctx, [group.id], switched_on)
     return await _view(session, ctx, group, page)
 
 
@@ -145,6 +147,7 @@ async def deactivate_charging_group(
         await audit.record(
             session, ctx, AuditAction.activation_removed, group, user_group_id=group.id, old=detail
         )
+    await local_lists.user_groups_changed(session, ctx, [group.id])
     return await _view(session, ctx, group, page)
 
 

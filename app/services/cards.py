@@ -18,7 +18,7 @@ from app.models import Card, UserGroup
 from app.pagination import PageRequest
 from app.repositories.user_groups import CardRepository, UserGroupRepository
 from app.schemas.user_groups import MAX_CARDS_PER_REQUEST, CardCreate, CardUpdate
-from app.services import audit, policy
+from app.services import audit, local_lists, policy
 from app.services.context import RequestContext
 from app.services.user_groups import lock_group
 
@@ -48,6 +48,7 @@ async def add_card(
         user_group_id=group.id,
         new={"user_group_name": group.name},
     )
+    await local_lists.cards_changed(session, ctx, [card.uid])
     return card
 
 
@@ -123,6 +124,7 @@ async def add_cards(
             "cards": audit.rows_values(Card, inserted),
         },
     )
+    await local_lists.cards_changed(session, ctx, [row.uid for row in rows])
     return len(rows)
 
 
@@ -260,6 +262,7 @@ async def update_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID
         new={"uid": card.uid, "label": card.label},
         only_if_changed=True,
     )
+    await local_lists.cards_changed(session, ctx, [card.uid])
     return card
 
 
@@ -287,6 +290,7 @@ async def move_card(
     # One change, in the history of both groups: each record shows the card's old -> new row.
     for action, group in ((AuditAction.card_moved_out, source), (AuditAction.card_moved_in, target)):
         await audit.record(session, ctx, action, card, user_group_id=group.id, old=context, new=context)
+    await local_lists.cards_changed(session, ctx, [card.uid])
     return card
 
 
@@ -294,6 +298,7 @@ async def remove_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID
     card = await _locked_card(session, ctx, id_)
     await CardRepository(session, ctx.organization_id).delete(card)
     await audit.record(session, ctx, AuditAction.card_removed, card, user_group_id=card.user_group_id)
+    await local_lists.cards_changed(session, ctx, [card.uid])
 
 
 async def _locked_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> Card:

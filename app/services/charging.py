@@ -24,7 +24,7 @@ from app.schemas.charging import (
     ConnectorCreate,
     ConnectorUpdate,
 )
-from app.services import audit
+from app.services import audit, local_lists
 from app.services.context import RequestContext
 
 
@@ -73,6 +73,7 @@ async def create_charging_group(
     group = groups.add(ChargingGroup(organization_id=ctx.organization_id, **data.model_dump()))
     await audit.record(session, ctx, AuditAction.charging_group_created, group)
     await count_infrastructure(session, ctx.organization_id, charging_groups=1)
+    await local_lists.charging_groups_changed(session, ctx, [group.id])
     return ChargingGroupView(group, 0, 0)
 
 
@@ -92,6 +93,8 @@ async def update_charging_group(
     if "name" in changes and await groups.value_taken(ChargingGroup.name, changes["name"], id_):
         raise AlreadyExists(f"A charging group named {changes['name']!r} already exists.", field="name")
     await _apply(session, ctx, group, changes, AuditAction.charging_group_updated)
+    if "access_control" in changes:
+        await local_lists.charging_groups_changed(session, ctx, [id_])
     return await get_charging_group(session, ctx, id_)
 
 

@@ -168,6 +168,20 @@ class Decision:
         return OCPP16_STATUS[self.status]
 
 
+def card_refusal(
+    blocked: bool, valid_from: datetime | None, valid_until: datetime | None, now: datetime
+) -> AuthorizationReason | None:
+    """The card's own refusal at `now`, if any: blocked, then outside its validity. The decision
+    and the OCPP local lists (app/services/local_lists.py) both read a card's status here."""
+    if blocked:
+        return AuthorizationReason.card_blocked
+    if valid_from is not None and now < valid_from:
+        return AuthorizationReason.card_not_yet_valid
+    if valid_until is not None and now >= valid_until:
+        return AuthorizationReason.card_expired
+    return None
+
+
 def decide(facts: AuthorizationFacts, now: datetime, cache_seconds: int) -> Decision:
     """The decision table, in its order: free charging, unknown, blocked, outside validity,
     archived group, not active here, accepted."""
@@ -183,12 +197,11 @@ def decide(facts: AuthorizationFacts, now: datetime, cache_seconds: int) -> Deci
         return Decision(REASON_STATUS[free], free, None, facts.card_id, cache_until)
     if facts.card_id is None:
         return answer(AuthorizationReason.unknown_card)
-    if facts.card_blocked:
-        return answer(AuthorizationReason.card_blocked)
-    if facts.card_valid_from is not None and now < facts.card_valid_from:
-        return answer(AuthorizationReason.card_not_yet_valid, min(cache_until, facts.card_valid_from))
-    if facts.card_valid_until is not None and now >= facts.card_valid_until:
-        return answer(AuthorizationReason.card_expired)
+    refusal = card_refusal(bool(facts.card_blocked), facts.card_valid_from, facts.card_valid_until, now)
+    if refusal == AuthorizationReason.card_not_yet_valid and facts.card_valid_from is not None:
+        return answer(refusal, min(cache_until, facts.card_valid_from))
+    if refusal is not None:
+        return answer(refusal)
     if facts.user_group_status == UserGroupStatus.archived:
         return answer(AuthorizationReason.group_archived)
     if facts.user_group_scope != ActivationScope.all and not facts.active_on_charging_group:

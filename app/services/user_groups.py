@@ -23,7 +23,7 @@ from app.repositories.user_groups import (
     UserGroupRepository,
 )
 from app.schemas.user_groups import ActivationInput, TariffInput, UserGroupCreate
-from app.services import audit, policy
+from app.services import audit, local_lists, policy
 from app.services.context import RequestContext
 
 
@@ -139,8 +139,9 @@ async def create_user_group(
         },
         covers={"tariff": tariff} if tariff else None,
     )
-    await enable_access_control(session, ctx, group, plan.activation.access_control_to_enable)
-    await session.flush()
+    switched_on = plan.activation.access_control_to_enable  # read before enabling empties it
+    await enable_access_control(session, ctx, group, switched_on)
+    await local_lists.user_groups_changed(session, ctx, [group.id], [cg.id for cg in switched_on])
     return UserGroupDetail(
         group=group,
         tariff=tariff,
@@ -309,6 +310,7 @@ async def delete_user_group(session: AsyncSession, ctx: RequestContext, id_: uui
     }
     await UserGroupRepository(session, ctx.organization_id).delete(group)
     await audit.record(session, ctx, AuditAction.user_group_deleted, group, user_group_id=id_, old=old)
+    await local_lists.cards_changed(session, ctx, [card["uid"] for card in removed_cards])
 
 
 async def archive_user_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroupDetail:
@@ -337,6 +339,7 @@ async def _change_status(
         old={"name": group.name},
         new={"name": group.name},
     )
+    await local_lists.user_groups_changed(session, ctx, [id_])
     return await _detail(session, ctx, group)
 
 

@@ -4,7 +4,7 @@ Every change is also written as a change event (the feed behind GET /v1/events),
 the organization's webhook endpoints through one delivery row per endpoint and event.
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0009
 Create Date: 2026-11-26 00:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -32,6 +32,8 @@ from app.models import (
     Card,
     ChangeEvent,
     IdempotencyRecord,
+    LocalListEntry,
+    LocalListHead,
     Organization,
     WebhookDelivery,
 )
@@ -55,6 +57,8 @@ NOT_AUDITED: dict[type[Any], str] = {
     IdempotencyRecord: "a stored response, not business data",
     ChangeEvent: "the change feed: written with the audit record it refers to",
     WebhookDelivery: "the worker's queue and log; a redelivery asked for is the endpoint's record",
+    LocalListHead: "derived from audited changes, in their transaction (app/services/local_lists.py)",
+    LocalListEntry: "derived from audited changes, in their transaction (app/services/local_lists.py)",
 }
 AUDITED: list[type[Audited]] = sorted(
     (mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, Audited)),
