@@ -34,6 +34,7 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 ROOT = Path(__file__).resolve().parent.parent
+CARDS = 100
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -162,10 +163,11 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
         ).json()
         receiver.secret = created["secret"]
         group = httpx.post(f"{base}/v1/user-groups", json={"name": "bench"}, headers=headers).json()
-        card = httpx.post(
-            f"{base}/v1/user-groups/{group['id']}/cards", json={"uid": "BENCH01"}, headers=headers
-        )
-        card_id = card.json()["id"]
+        # Many cards, changed in turn: changes of one row would queue on its lock.
+        cards = [{"uid": f"BENCH{number:04d}"} for number in range(CARDS)]
+        httpx.post(f"{base}/v1/user-groups/{group['id']}/cards/bulk", json={"cards": cards}, headers=headers)
+        listed = httpx.get(f"{base}/v1/user-groups/{group['id']}/cards?limit=200", headers=headers).json()
+        card_ids = [card["id"] for card in listed["items"]]
         sent: dict[str, float] = {}
 
         async def drive(seconds: float, on_tick: Any = None) -> None:
@@ -184,9 +186,14 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
 
         async def change(client: httpx.AsyncClient, tick: int) -> None:
             at = time.time()
-            response = await client.patch(f"/v1/cards/{card_id}", json={"label": f"bench {tick}"})
-            response.raise_for_status()
             sent[str(tick)] = at
+            card_id = card_ids[tick % len(card_ids)]
+            for _ in range(5):  # a 503 (the database busy) is retried, as a client would
+                response = await client.patch(f"/v1/cards/{card_id}", json={"label": f"bench {tick}"})
+                if response.status_code != 503:
+                    break
+                await asyncio.sleep(0.2)
+            response.raise_for_status()
 
         def event_ids() -> dict[str, float]:
             """Event id -> when its change was sent (label 'bench N' -> tick N)."""
