@@ -1,4 +1,4 @@
-"""Command line: serve | migrate | demo-data | create-org | create-api-key | export-openapi.
+"""Command line: serve | worker | migrate | demo-data | create-org | create-api-key | export-openapi.
 
 Heavy imports happen inside the commands: with several workers, every worker process imports
 this module again before it can answer uvicorn's start-up health check.
@@ -134,6 +134,26 @@ def serve(host: str, port: int, workers: int) -> None:
             shutil.rmtree(created_dir, ignore_errors=True)
 
 
+async def run_webhook_worker() -> None:
+    """Delivers webhooks until SIGTERM or SIGINT (it finishes the batch in hand)."""
+    import signal
+
+    from app.db import Database
+    from app.settings import get_settings
+    from app.webhook_worker import run_worker
+
+    settings = get_settings()
+    db = Database(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await run_worker(db, settings, stop)
+    finally:
+        await db.dispose()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ugs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +161,9 @@ def _parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8000)
     serve_parser.add_argument("--workers", type=int, default=1)
+    commands.add_parser(
+        "worker", help="deliver webhooks (any number of workers may run; see README, Webhooks)"
+    )
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
     demo_parser = commands.add_parser("demo-data", help="migrate, add demo data, print a new admin key")
     demo_parser.add_argument(
@@ -181,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.command == "serve":
             serve(args.host, args.port, args.workers)
+        elif args.command == "worker":
+            asyncio.run(run_webhook_worker())
         elif args.command == "migrate":
             migrate()
         elif args.command == "demo-data":

@@ -119,6 +119,11 @@ class AuditAction(StrEnum):
     organization_updated = "organization.updated"
     session_started = "session.started"
     session_stopped = "session.stopped"
+    webhook_endpoint_created = "webhook_endpoint.created"
+    webhook_endpoint_updated = "webhook_endpoint.updated"
+    webhook_endpoint_deleted = "webhook_endpoint.deleted"
+    webhook_endpoint_disabled = "webhook_endpoint.disabled"
+    webhook_delivery_requeued = "webhook_endpoint.redelivery_requested"
 
 
 class EntityType(StrEnum):
@@ -131,6 +136,15 @@ class EntityType(StrEnum):
     tariff = "tariff"
     card = "card"
     session = "session"
+    webhook_endpoint = "webhook_endpoint"
+
+
+class DeliveryStatus(StrEnum):
+    """A webhook delivery: waiting (first try or a retry), delivered, or given up."""
+
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
 
 
 class CardAction(StrEnum):

@@ -25,6 +25,7 @@ from app.problems import problem_schemas
 from app.routers import api_router, ops
 from app.schemas.authorization import AuthorizeRequest
 from app.settings import Settings, get_settings
+from app.webhook_worker import run_worker
 
 API_VERSION = "1.0.0"
 # Response headers the dashboard's JavaScript may read on a cross-origin response.
@@ -57,10 +58,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         run_housekeeping(app.state.db, settings.idempotency_purge_interval_seconds)
     )
     sampler = asyncio.create_task(_sample_pool(app.state.db)) if metrics.multiprocess_dir() else None
+    webhooks = (
+        asyncio.create_task(run_worker(app.state.db, settings))
+        if settings.webhook_worker_in_process
+        else None
+    )
     try:
         yield
     finally:
-        for task in (housekeeping, sampler):
+        for task in (housekeeping, sampler, webhooks):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

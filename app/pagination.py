@@ -39,15 +39,7 @@ def encode_cursor(created_at: datetime, id_: uuid.UUID) -> str:
 
 def decode_cursor(cursor: str) -> Keyset:
     """The position a cursor of `encode_cursor` names; anything else raises InvalidCursor."""
-    payload, dot, tag = cursor.partition(".")
-    if not dot or not _BASE64URL.fullmatch(payload) or not _BASE64URL.fullmatch(tag):
-        raise InvalidCursor("not a cursor returned by this API; pass `next_cursor` unchanged")
-    try:
-        raw, given_tag = _b64decode(payload), _b64decode(tag)
-    except (binascii.Error, ValueError) as error:
-        raise InvalidCursor("not a cursor returned by this API; pass `next_cursor` unchanged") from error
-    if not hmac.compare_digest(given_tag, _tag(raw)):
-        raise InvalidCursor("the cursor was changed or truncated; pass `next_cursor` unchanged")
+    raw = _checked(cursor)
     # Only our own encoder produces a matching tag; the checks below guard against a key mix-up.
     try:
         created_at_text, id_text = json.loads(raw)
@@ -57,6 +49,48 @@ def decode_cursor(cursor: str) -> Keyset:
         return Keyset(created_at.astimezone(UTC), uuid.UUID(id_text))
     except (ValueError, TypeError, AttributeError, OverflowError) as error:
         raise InvalidCursor("not a cursor returned by this API; pass `next_cursor` unchanged") from error
+
+
+@dataclass(frozen=True)
+class FeedPosition:
+    """A place in the change feed: after the event (txid, seq) (see app/models/events.py)."""
+
+    txid: int
+    seq: int
+
+
+FEED_START = FeedPosition(-1, 0)
+
+
+def encode_feed_cursor(position: FeedPosition) -> str:
+    raw = json.dumps(["feed", position.txid, position.seq], separators=(",", ":")).encode()
+    return f"{_b64encode(raw)}.{_b64encode(_tag(raw))}"
+
+
+def decode_feed_cursor(cursor: str) -> FeedPosition:
+    """The position a cursor of `encode_feed_cursor` names; anything else (a list's cursor too)
+    raises InvalidCursor."""
+    raw = _checked(cursor)
+    try:
+        kind, txid, seq = json.loads(raw)
+        if kind != "feed" or type(txid) is not int or type(seq) is not int:
+            raise ValueError("not a feed position")
+        return FeedPosition(txid, seq)
+    except (ValueError, TypeError) as error:
+        raise InvalidCursor("not a cursor of the event feed; pass `next_cursor` unchanged") from error
+
+
+def _checked(cursor: str) -> bytes:
+    payload, dot, tag = cursor.partition(".")
+    if not dot or not _BASE64URL.fullmatch(payload) or not _BASE64URL.fullmatch(tag):
+        raise InvalidCursor("not a cursor returned by this API; pass `next_cursor` unchanged")
+    try:
+        raw, given_tag = _b64decode(payload), _b64decode(tag)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidCursor("not a cursor returned by this API; pass `next_cursor` unchanged") from error
+    if not hmac.compare_digest(given_tag, _tag(raw)):
+        raise InvalidCursor("the cursor was changed or truncated; pass `next_cursor` unchanged")
+    return raw
 
 
 def _tag(raw: bytes) -> bytes:

@@ -2,7 +2,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data")
@@ -30,6 +30,32 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = Field(default=24, gt=0)
     idempotency_wait_seconds: float = Field(default=5, gt=0)
     idempotency_purge_interval_seconds: float = Field(default=600, gt=0)
+    # Webhooks (README "Webhooks"; docs/adr-002-change-feed-and-webhooks.md).
+    webhook_worker_in_process: bool = Field(
+        default=True,
+        description="deliver webhooks from the API process too; false when `ugs worker` runs apart",
+    )
+    webhook_secret_key: SecretStr | None = Field(
+        default=None, description="Fernet key that encrypts webhook signing secrets at rest"
+    )
+    webhook_secret_key_file: Path = Field(
+        default=DEFAULT_DATA_DIR / "webhook_secret.key",
+        description="used (and created once) when webhook_secret_key is not set",
+    )
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs a webhook may reach although they are loopback or private, e.g. 127.0.0.0/8",
+    )
+    webhook_poll_interval_seconds: float = Field(default=0.2, gt=0)
+    webhook_batch_size: int = Field(default=50, gt=0, le=1000)
+    webhook_timeout_seconds: float = Field(default=10, gt=0)
+    # Longer than a try can take, so a delivery is never sent by two workers at once.
+    webhook_lease_seconds: float = Field(default=60, gt=0)
+    # After the first try: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (27.6 h in all).
+    webhook_retry_delays_seconds: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0], min_length=1
+    )
+    webhook_disable_after_hours: float = Field(default=120, gt=0)
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 
 from app.cli import migrate
@@ -20,6 +21,13 @@ from app.settings import Settings, normalize_database_url
 from tests.factories import Org, make_org
 
 SERVER_URL = os.environ.get("DATABASE_URL")
+# One key for the webhook secrets of this run, shared with the servers and workers the tests
+# start; and webhooks may reach receivers the tests run on 127.0.0.1.
+os.environ.setdefault("WEBHOOK_SECRET_KEY", Fernet.generate_key().decode())
+os.environ.setdefault("WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8"]')
+# The servers the tests start do not deliver in the background either (a delivery attempt would
+# change the state the gates compare); the worker's own tests start it where they need it.
+os.environ.setdefault("WEBHOOK_WORKER_IN_PROCESS", "false")
 
 
 def is_postgres() -> bool:
@@ -60,7 +68,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     migrate(database_url)
-    return Settings(database_url=database_url, log_level="WARNING", max_body_bytes=1024 * 1024)
+    # No webhook deliveries in the background of the shared app: tests/api/test_webhooks.py runs
+    # its own worker where it needs one.
+    return Settings(
+        database_url=database_url,
+        log_level="WARNING",
+        max_body_bytes=1024 * 1024,
+        webhook_worker_in_process=False,
+    )
 
 
 @pytest.fixture(scope="session")

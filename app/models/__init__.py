@@ -3,6 +3,7 @@
 from app.models.audit import AuditEvent, IdempotencyRecord
 from app.models.base import Base
 from app.models.charging import ChargePoint, ChargingGroup, Connector
+from app.models.events import ChangeEvent, WebhookDelivery, WebhookEndpoint
 from app.models.local_lists import LocalListEntry, LocalListHead
 from app.models.organization import ApiKey, Organization, OrganizationSettings
 from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup
@@ -13,6 +14,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Card",
+    "ChangeEvent",
     "ChargePoint",
     "ChargingGroup",
     "ChargingSession",
@@ -24,4 +26,6 @@ __all__ = [
     "OrganizationSettings",
     "TariffVersion",
     "UserGroup",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

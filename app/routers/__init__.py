@@ -12,6 +12,7 @@ from app.routers import (
     charging_group_user_groups,
     charging_groups,
     connectors,
+    events,
     exports,
     local_lists,
     organization,
@@ -19,6 +20,7 @@ from app.routers import (
     sessions,
     tariffs,
     user_groups,
+    webhooks,
 )
 from app.routers.strict_input import refuse_ambiguous_input
 
@@ -44,6 +46,8 @@ for module in (
     charge_points,
     connectors,
     audit,
+    events,
+    webhooks,
     api_keys,
     organization,
 ):

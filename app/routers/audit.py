@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.enums import EntityType
-from app.routers.deps import PageParams, Reader, Uow, next_cursor
+from app.routers.deps import AuditReader, PageParams, Uow, next_cursor
 from app.routers.route import ApiRoute
 from app.schemas.audit import AuditEventRead
 from app.schemas.common import Page, UtcDateTime
@@ -15,7 +15,7 @@ router = APIRouter(route_class=ApiRoute, prefix="/audit-events", tags=["audit-ev
 
 @router.get("", response_model=Page[AuditEventRead])
 async def list_audit_events(
-    ctx: Reader,
+    ctx: AuditReader,
     session: Uow,
     page: PageParams,
     entity_type: Annotated[EntityType | None, Query()] = None,

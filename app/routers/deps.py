@@ -74,15 +74,19 @@ def require_role(*roles: Role) -> Any:
 
 # Who may do what (SPEC section 8), in one place.
 Admin = Annotated[RequestContext, require_role(Role.admin)]
-Reader = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.viewer)]
+# Cards, user groups (their tariffs and activation too) and the charging infrastructure: every
+# role reads them; the integration role needs them to sync the charge-point backend.
+Reader = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.viewer, Role.integration)]
+InfrastructureReader = Reader
+# The audit trail: the people who run the organization (integrations read the change feed).
+AuditReader = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.viewer)]
 Manager = Annotated[RequestContext, require_role(Role.admin, Role.operator)]
-InfrastructureReader = Annotated[
-    RequestContext, require_role(Role.admin, Role.operator, Role.viewer, Role.integration)
-]
 InfrastructureWriter = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.integration)]
 # The charge-point backend: authorization decisions and session reports.
 BACKEND_ROLES = frozenset({Role.admin, Role.integration})
 Integration = Annotated[RequestContext, require_role(*BACKEND_ROLES)]
+# The change feed and the webhooks that push it: integrations, and the admin who sets them up.
+FeedReader = Annotated[RequestContext, require_role(*BACKEND_ROLES)]
 
 
 def page_params(

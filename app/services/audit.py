@@ -31,7 +31,8 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from app.enums import AuditAction
 from app.models import AuditEvent
-from app.models.base import AUDITED_BULK, Audited
+from app.models.base import AUDITED_BULK, Audited, utcnow
+from app.services import events
 from app.services.context import RequestContext
 
 _NOTES = "audit.notes"
@@ -208,7 +209,7 @@ def _build(
     new: dict[str, Any] | None,
     covers: Mapping[str, Audited],
     only_if_changed: bool,
-) -> AuditEvent | None:
+) -> tuple[AuditEvent, dict[str, Any] | None] | None:
     note = _notes(session).get(entity)
     if only_if_changed and (note is None or not note.pending()):
         return None
@@ -223,6 +224,8 @@ def _build(
         if other_new:
             new_values[key] = {**identity, **other_new}
     audit_event = AuditEvent(
+        id=uuid.uuid4(),  # set now, not at flush: the change feed's event refers to it
+        created_at=utcnow(),
         organization_id=ctx.organization_id,
         actor_api_key_id=ctx.api_key_id,
         actor_name=ctx.actor_name,
@@ -235,7 +238,10 @@ def _build(
         request_id=ctx.request_id,
     )
     session.add(audit_event)
-    return audit_event
+    gone = inspect(entity).was_deleted or inspect(entity).deleted
+    # The resource as it is now, for the change feed: its id, then every audited column.
+    state = None if gone else {"id": json_value(inspect(entity).identity[0]), **row_values(entity)}
+    return audit_event, state
 
 
 async def record(
@@ -254,8 +260,14 @@ async def record(
     the module docstring) beside the context given in `old`/`new`; a changed column wins over a
     context key of the same name. `covers` are other rows changed by the same action (a group's
     first tariff, the tariff version a new one replaces): their change is shown under the key.
-    With `only_if_changed`, a change that changed nothing records nothing (returns None)."""
+    With `only_if_changed`, a change that changed nothing records nothing (returns None).
+    The record is also the change feed's event (app/services/events.py), in the same transaction."""
     await session.flush()
-    return await session.run_sync(
+    built = await session.run_sync(
         _build, ctx, action, entity, user_group_id, old, new, covers or {}, only_if_changed
     )
+    if built is None:
+        return None
+    audit_event, state = built
+    await events.publish(session, audit_event, state)
+    return audit_event

@@ -76,6 +76,10 @@ OPERATIONS = route_table()
 
 def build_world(client: TestClient, org: Org) -> dict[str, str]:
     """One of everything in `org`; returns the id for each path parameter name."""
+    # First, so that every change below is also a delivery to it (nothing listens on port 9).
+    endpoint = ok(
+        client.post("/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/hook"}, headers=org.auth()), 201
+    )
     site = make_site(client, org, connectors=2)
     group = create_user_group(
         client,
@@ -93,7 +97,10 @@ def build_world(client: TestClient, org: Org) -> dict[str, str]:
     viewer_key = next(
         k for k in ok(client.get("/v1/api-keys", headers=org.auth()))["items"] if k["role"] == "viewer"
     )
+    deliveries = ok(client.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries", headers=org.auth()))
     return {
+        "endpoint_id": endpoint["id"],
+        "delivery_id": deliveries["items"][0]["id"],
         "user_group_id": group["id"],
         "card_id": card["id"],
         "charging_group_id": site["group"]["id"],
@@ -116,6 +123,7 @@ def organization_state(client: TestClient, org: Org) -> dict[str, Any]:
         "/v1/sessions",
         "/v1/api-keys",
         "/v1/audit-events",
+        "/v1/webhook-endpoints",
     ):
         state[path] = all_items(client, org, path)
     state["/v1/organization"] = ok(client.get("/v1/organization", headers=org.auth()))
@@ -124,6 +132,10 @@ def organization_state(client: TestClient, org: Org) -> dict[str, Any]:
             state[f"{group['id']}/{sub}"] = ok(
                 client.get(f"/v1/user-groups/{group['id']}/{sub}", headers=org.auth())
             )
+    for endpoint in state["/v1/webhook-endpoints"]:
+        state[f"{endpoint['id']}/deliveries"] = ok(
+            client.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries?limit=200", headers=org.auth())
+        )
     return state
 
 

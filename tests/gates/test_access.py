@@ -1,7 +1,8 @@
 """Gate 2: authentication, roles and tenant isolation, for every /v1 operation of the route table.
 
 The role rules are SPEC section 8, written here independently of the code: admin everything,
-operator manages, viewer reads, integration does authorization, sessions and infrastructure sync.
+operator manages, viewer reads, integration does authorization, sessions and infrastructure sync,
+reads cards and user groups, and reads the change feed and manages its webhooks (with admin).
 A route added later must match one of these rules (or the test says it has none).
 """
 
@@ -39,8 +40,12 @@ def allowed_roles(operation: Operation) -> set[Role]:
         return ALL
     if path.startswith(("/v1/charging-groups", "/v1/charge-points", "/v1/connectors")):
         return INFRASTRUCTURE_WRITE if write else ALL
-    if path.startswith(("/v1/user-groups", "/v1/cards", "/v1/audit-events")):
-        return MANAGE if write else READ
+    if path.startswith(("/v1/user-groups", "/v1/cards")):
+        return MANAGE if write else ALL
+    if path.startswith("/v1/audit-events"):
+        return READ
+    if path.startswith(("/v1/events", "/v1/webhook-endpoints")):
+        return BACKEND
     raise AssertionError(f"no role rule for {operation}: add it to SPEC section 8 and to this test")
 
 

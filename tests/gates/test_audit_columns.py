@@ -30,10 +30,12 @@ from app.models import (
     AuditEvent,
     Base,
     Card,
+    ChangeEvent,
     IdempotencyRecord,
     LocalListEntry,
     LocalListHead,
     Organization,
+    WebhookDelivery,
 )
 from app.models.base import Audited
 from app.schemas.cards import CardUpdate
@@ -54,6 +56,8 @@ NOT_AUDITED: dict[type[Any], str] = {
     Activation: "a link row; its changes are the user group's activation.* records",
     AuditEvent: "the trail itself",
     IdempotencyRecord: "a stored response, not business data",
+    ChangeEvent: "the change feed: written with the audit record it refers to",
+    WebhookDelivery: "the worker's queue and log; a redelivery asked for is the endpoint's record",
     LocalListHead: "derived from audited changes, in their transaction (app/services/local_lists.py)",
     LocalListEntry: "derived from audited changes, in their transaction (app/services/local_lists.py)",
 }

@@ -53,6 +53,11 @@ def _new_key(client: TestClient, org: Org) -> str:
     return ok(response, 201)["id"]  # type: ignore[no-any-return]
 
 
+def _new_endpoint(client: TestClient, org: Org) -> str:
+    response = client.post("/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/x"}, headers=org.auth())
+    return ok(response, 201)["id"]  # type: ignore[no-any-return]
+
+
 def _open_session(client: TestClient, org: Org, world: dict[str, str]) -> str:
     card = ok(client.get(f"/v1/cards/{world['card_id']}", headers=org.auth()))
     response = start_session(client, org, card["uid"], world["connector_id"], "2026-11-02T10:00:00Z")
@@ -185,6 +190,19 @@ SCENARIOS: dict[str, Scenario] = {
         lambda c, o, w: {"ids": {**w, "connector_id": make_site(c, o, connectors=1)["connectors"][0]["id"]}},
         ["connector.deleted"],
     ),
+    "create_webhook_endpoint": (
+        lambda c, o, w: {"json": {"url": "http://127.0.0.1:9/other", "event_types": ["card.updated"]}},
+        ["webhook_endpoint.created"],
+    ),
+    "update_webhook_endpoint": (
+        lambda c, o, w: {"ids": w, "json": {"description": f"D {_uid()}"}},
+        ["webhook_endpoint.updated"],
+    ),
+    "delete_webhook_endpoint": (
+        lambda c, o, w: {"ids": {**w, "endpoint_id": _new_endpoint(c, o)}},
+        ["webhook_endpoint.deleted"],
+    ),
+    "redeliver_webhook": (lambda c, o, w: {"ids": w}, ["webhook_endpoint.redelivery_requested"]),
     "create_api_key": (lambda c, o, w: {"json": {"name": "K", "role": "viewer"}}, ["api_key.created"]),
     "revoke_api_key": (lambda c, o, w: {"ids": {**w, "api_key_id": _new_key(c, o)}}, ["api_key.revoked"]),
 }
