@@ -146,13 +146,6 @@ async def _csv_lines(
             # so CsvWriter neutralizes exactly the text (README, API conventions).
             writer.writerow(
                 (
-                    s.id, s.transaction_id, s.user_group_name or "", s.id_token, s.card_label or "",
-                    s.charging_group_name, s.evse_id, s.started_at.isoformat(),
-                    s.stopped_at.isoformat() if s.stopped_at else "",
-                    "" if s.energy_kwh is None else format(s.energy_kwh.normalize(), "f"),
-                    "" if s.cost is None else amount_text(s.cost, s.currency),
-                    s.currency or "",
-                    _describe_tariff(s.tariff_snapshot), s.decision_status,
                     s.id, s.transaction_id, s.user_group_name, s.id_token, s.card_label,
                     s.charging_group_name, s.evse_id, s.started_at, s.stopped_at,
                     None if s.energy_kwh is None else s.energy_kwh.normalize(),
