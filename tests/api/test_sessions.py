@@ -281,6 +281,8 @@ class TestListAndExport:
         rows = list(csv.DictReader(io.StringIO(response.text)))
         assert len(rows) == 1
         row = rows[0]
+        lines = list(csv.reader(io.StringIO(response.text)))
+        assert [len(line) for line in lines] == [len(lines[0])] * len(lines), "cells without a column"
         assert row["user_group"] == site["group"]["name"]
         assert (row["card_uid"], row["card_label"]) == ("CAFE0001", "Room 12")
         assert row["evse_id"] == site["connector"]["evse_id"]
