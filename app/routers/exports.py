@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from app.enums import EntityType
 from app.errors import NotFound
 from app.problems import problem_responses
-from app.routers.deps import Reader, Uow
+from app.routers.deps import AuditReader, Reader, Uow
 from app.routers.route import ApiRoute
 from app.schemas.common import NO_CONTROL_CHARACTERS, UtcDateTime
 from app.services import exports as service
@@ -100,7 +100,7 @@ async def export_cards(
     responses=_csv("Audit records, oldest first; old and new values as JSON text"),
 )
 async def export_audit_events(
-    ctx: Reader,
+    ctx: AuditReader,
     request: Request,
     entity_type: Annotated[EntityType | None, Query()] = None,
     entity_id: Annotated[uuid.UUID | None, Query()] = None,
