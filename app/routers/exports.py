@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from app.enums import EntityType
 from app.errors import NotFound
 from app.problems import problem_responses
+from app.routers.audit import Filters as AuditEventFilters
 from app.routers.deps import AuditReader, Reader, Uow
 from app.routers.route import ApiRoute
-from app.schemas.common import NO_CONTROL_CHARACTERS, UtcDateTime
+from app.schemas.common import NO_CONTROL_CHARACTERS
 from app.services import exports as service
 from app.services.context import RequestContext
 
@@ -100,22 +100,7 @@ async def export_cards(
     responses=_csv("Audit records, oldest first; old and new values as JSON text"),
 )
 async def export_audit_events(
-    ctx: AuditReader,
-    request: Request,
-    entity_type: Annotated[EntityType | None, Query()] = None,
-    entity_id: Annotated[uuid.UUID | None, Query()] = None,
-    user_group_id: Annotated[uuid.UUID | None, Query()] = None,
-    actor_api_key_id: Annotated[uuid.UUID | None, Query()] = None,
-    since: Annotated[UtcDateTime | None, Query(description="Inclusive lower bound (RFC 3339)")] = None,
-    until: Annotated[UtcDateTime | None, Query(description="Exclusive upper bound (RFC 3339)")] = None,
+    ctx: AuditReader, request: Request, filters: AuditEventFilters
 ) -> StreamingResponse:
     """The audit trail as CSV, with the filters of `GET /v1/audit-events`, oldest first."""
-    filters: dict[str, Any] = {
-        "entity_type": entity_type.value if entity_type else None,
-        "entity_id": entity_id,
-        "user_group_id": user_group_id,
-        "actor_api_key_id": actor_api_key_id,
-        "since": since,
-        "until": until,
-    }
-    return _streamed(request, lambda s: service.audit_csv(s, ctx, **filters), "audit-events.csv")
+    return _streamed(request, lambda s: service.audit_csv(s, ctx, filters), "audit-events.csv")

@@ -5,7 +5,6 @@ and the audit trail."""
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,30 +51,11 @@ async def cards_csv(
     yield writer.take()
 
 
-async def audit_csv(
-    session: AsyncSession,
-    ctx: RequestContext,
-    *,
-    entity_type: str | None = None,
-    entity_id: uuid.UUID | None = None,
-    user_group_id: uuid.UUID | None = None,
-    actor_api_key_id: uuid.UUID | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> AsyncIterator[str]:
+async def audit_csv(session: AsyncSession, ctx: RequestContext, filters: AuditFilters) -> AsyncIterator[str]:
     """The trail, oldest first; old and new values as JSON text (one cell each)."""
     writer = CsvWriter()
     writer.writerow(AUDIT_COLUMNS)
-    events = AuditEventRepository(session, ctx.organization_id).stream(
-        AuditFilters(
-            entity_type=entity_type,
-            entity_id=entity_id,
-            user_group_id=user_group_id,
-            actor_api_key_id=actor_api_key_id,
-            since=since,
-            until=until,
-        )
-    )
+    events = AuditEventRepository(session, ctx.organization_id).stream(filters)
     count = 0
     async for event in events:
         writer.writerow(
