@@ -68,8 +68,9 @@ def scale_label(scale: float) -> str:
 
 
 def db_name(scale: float) -> str:
-    """PostgreSQL database name and SQLite file stem for a scale."""
-    return f"ugs_bench_{scale_label(scale)}"
+    """PostgreSQL database name and SQLite file stem for a scale (BENCH_DB_PREFIX keeps two
+    checkouts benchmarking on one PostgreSQL server apart)."""
+    return f"{os.environ.get('BENCH_DB_PREFIX', 'ugs_bench')}_{scale_label(scale)}"
 
 
 def sqlite_path(scale: float) -> Path:
