@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import httpx
@@ -59,26 +60,29 @@ async def send(client: httpx.AsyncClient, settings: Settings, job: Job) -> Outco
     return Outcome(job, at, response.status_code, error_text)
 
 
-async def lease(db: Database, settings: Settings, limit: int) -> list[Job]:
-    """Leases up to `limit` due deliveries (none when nothing is due)."""
-    reader = await open_session(db, write=False)
-    try:  # a cheap read first: an idle poll takes no write lock (SQLite has one for everybody)
-        if not await webhook_delivery.any_due(reader):
-            return []
-    finally:
-        await reader.close()
+async def lease(db: Database, settings: Settings, limit: int, outcomes: Sequence[Outcome] = ()) -> list[Job]:
+    """Records `outcomes` and leases up to `limit` due deliveries, in one transaction (on SQLite
+    one turn of the write lock, which the API's writers want too)."""
+    if not outcomes:
+        reader = await open_session(db, write=False)
+        try:  # a cheap read first: an idle poll takes no write lock (SQLite has one for everybody)
+            if not await webhook_delivery.any_due(reader):
+                return []
+        finally:
+            await reader.close()
     async with UnitOfWork(db) as session:
-        return await webhook_delivery.claim(session, settings, uuid.uuid4(), limit)
-
-
-async def record(db: Database, settings: Settings, outcomes: list[Outcome]) -> None:
-    async with UnitOfWork(db) as session:
-        await webhook_delivery.finish(session, settings, outcomes)
+        await webhook_delivery.finish(session, settings, list(outcomes))
+        jobs = await webhook_delivery.claim(session, settings, uuid.uuid4(), limit) if limit > 0 else []
     failed = sum(1 for outcome in outcomes if not outcome.succeeded)
     if failed:
         logger.info(
             "webhook deliveries: %d sent, %d failed (will be retried)", len(outcomes) - failed, failed
         )
+    return jobs
+
+
+async def record(db: Database, settings: Settings, outcomes: list[Outcome]) -> None:
+    await lease(db, settings, 0, outcomes)
 
 
 async def deliver_due(db: Database, settings: Settings, client: httpx.AsyncClient) -> int:
@@ -116,14 +120,12 @@ class Pipeline:
         self.wake.set()
 
     async def step(self) -> bool:
-        """Records what ended, then fills the free slots; True when it leased any."""
-        if self.ended:
-            outcomes, self.ended = self.ended, []
-            await record(self.db, self.settings, outcomes)
+        """Records what ended and fills the free slots; True when it leased any."""
+        outcomes, self.ended = self.ended, []
         free = self.settings.webhook_concurrency - len(self.sending)
-        if free <= 0:
+        if free <= 0 and not outcomes:
             return False
-        jobs = await lease(self.db, self.settings, free)
+        jobs = await lease(self.db, self.settings, free, outcomes)
         for job in jobs:
             self._start(job)
         return bool(jobs)
@@ -137,11 +139,15 @@ class Pipeline:
             self.ended = []
 
 
-async def run_worker(db: Database, settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def run_worker(
+    db: Database, settings: Settings, stop: asyncio.Event | None = None, *, notified: bool = False
+) -> None:
     """Delivers until `stop` is set (or cancelled). Wakes when a transaction of this process adds
-    deliveries, on PostgreSQL also on NOTIFY from any process, and otherwise every poll interval."""
+    deliveries, with `notified` on PostgreSQL also on NOTIFY from any process (`ugs worker`: one
+    connection more), and otherwise every poll interval. The API's in-process worker needs no
+    NOTIFY: the process that commits wakes its own worker, and any worker may send any delivery."""
     wake = db.commit_signal(webhook_delivery.WAKE_SIGNAL)
-    helpers = [asyncio.create_task(listen(db, webhook_delivery.WAKE_SIGNAL, wake))]
+    helpers = [asyncio.create_task(listen(db, webhook_delivery.WAKE_SIGNAL, wake))] if notified else []
     if stop is not None:
         helpers.append(asyncio.create_task(_set_on(stop, wake)))
     timeout = httpx.Timeout(settings.webhook_timeout_seconds)

@@ -59,6 +59,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a production receiver behind any server
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 now = time.time()
@@ -68,6 +70,7 @@ class Receiver:
                     with receiver.lock:
                         receiver.bad_signatures += 1
                     self.send_response(400)
+                    self.send_header("content-length", "0")
                     self.end_headers()
                     return
                 with receiver.lock:
@@ -78,6 +81,7 @@ class Receiver:
                         event["id"], datetime.fromisoformat(event["timestamp"]).timestamp()
                     )
                 self.send_response(204)
+                self.send_header("content-length", "0")
                 self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -94,10 +98,22 @@ class Receiver:
             self.server = None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def quantile_ms(values: list[float], q: int) -> float | None:
+    if len(values) < 2:
+        return None
+    return round(statistics.quantiles(values, n=100)[q - 1] * 1000, 1)
+
+
 def database(kind: str, directory: Path) -> tuple[str, Any]:
     if kind == "sqlite":
         return f"sqlite:///{directory / 'bench.db'}", None
-    name = f"ugs_webhook_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{os.environ.get('BENCH_DB_PREFIX', 'ugs_bench')}_webhooks_{uuid.uuid4().hex[:8]}"
     subprocess.run(["psql", PG_URL, "-qc", f'CREATE DATABASE "{name}"'], check=True)
     return PG_URL.rsplit("/", 1)[0] + f"/{name}", name
 
@@ -226,9 +242,48 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
                 missing = set(expected) - set(receiver.arrivals)
             return len(expected), len(missing), timeout - (deadline - time.monotonic())
 
+        def cpu_now() -> dict[str, float]:
+            times = os.times()
+            return {
+                "server": cpu_seconds(server.pid),
+                "worker": cpu_seconds(workers[-1].pid),
+                "bench_driver_and_receiver": times.user + times.system,
+            }
+
+        def split(expected: dict[str, float]) -> dict[str, Any]:
+            """Event time -> the worker's try (commit, wait for a worker), and try -> arrival
+            (signing, HTTP, the receiver), from the delivery log of first tries that succeeded."""
+            log: list[Any] = []
+            cursor = None
+            while True:
+                params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+                page = httpx.get(
+                    f"{base}/v1/webhook-endpoints/{created['id']}/deliveries", params=params, headers=headers
+                ).json()
+                log += page["items"]
+                cursor = page.get("next_cursor")
+                if not cursor or not page["items"]:
+                    break
+            to_try, to_arrival = [], []
+            for item in log:
+                event_id = item["event_id"]
+                if item["attempts"] != 1 or event_id not in expected or event_id not in receiver.arrivals:
+                    continue
+                tried = datetime.fromisoformat(item["last_attempt_at"]).timestamp()
+                to_try.append(tried - receiver.changed_at[event_id])
+                to_arrival.append(receiver.arrivals[event_id] - tried)
+            return {
+                "event_to_try_p50_ms": quantile_ms(to_try, 50),
+                "event_to_try_p99_ms": quantile_ms(to_try, 99),
+                "try_to_arrival_p50_ms": quantile_ms(to_arrival, 50),
+                "try_to_arrival_p99_ms": quantile_ms(to_arrival, 99),
+            }  # fmt: skip
+
         # 1. latency at a steady rate
+        cpu_before, load_before, began = cpu_now(), os.getloadavg(), time.monotonic()
         asyncio.run(drive(args.seconds))
         total, lost, _ = wait_all(60)
+        cpu_after, load_after, took_s = cpu_now(), os.getloadavg(), time.monotonic() - began
         expected = event_ids()
         latencies = sorted(
             receiver.arrivals[i] - receiver.changed_at[i] for i in expected if i in receiver.arrivals
@@ -241,6 +296,12 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
             "p50_ms": round(quantiles[49] * 1000, 1), "p99_ms": round(quantiles[98] * 1000, 1),
             "max_ms": round(latencies[-1] * 1000, 1),
             "from_request_p99_ms": round(statistics.quantiles(from_request, n=100)[98] * 1000, 1),
+            "achieved_changes_per_second": round(total / args.seconds, 1),
+            **split(expected),
+            "load_average_1m_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+            "cpu_share_of_one_core": {
+                name: round((cpu_after[name] - cpu_before[name]) / took_s, 2) for name in cpu_after
+            },
         }  # fmt: skip
 
         # 2. the worker killed with SIGKILL mid-batch, a new one started 2 s later

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from app.db.database import Database
+from app.db.engine import APPLICATION_NAME
 
 logger = logging.getLogger("app.db")
 RECONNECT_SECONDS = 5.0
@@ -24,7 +25,9 @@ async def listen(db: Database, channel: str, wake: asyncio.Event) -> None:
     timeout = db.settings.db_request_timeout_seconds
     while True:
         try:
-            connection = await asyncpg.connect(dsn, timeout=timeout)
+            connection = await asyncpg.connect(
+                dsn, timeout=timeout, server_settings={"application_name": APPLICATION_NAME}
+            )
         except (OSError, asyncpg.PostgresError, TimeoutError):
             logger.warning("LISTEN %s: cannot connect, polling meanwhile", channel, exc_info=True)
             await asyncio.sleep(RECONNECT_SECONDS)
