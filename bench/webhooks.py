@@ -169,24 +169,25 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
     receiver.start()
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {key}"}
+    http = httpx.Client(timeout=60)  # the bench's own requests: a loaded machine answers slowly
     try:
         for _ in range(200):
             try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
+                if http.get(f"{base}/healthz").status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        created = httpx.post(
+        created = http.post(
             f"{base}/v1/webhook-endpoints",
             json={"url": f"http://127.0.0.1:{receiver.port}/hook", "event_types": ["card.updated"]},
             headers=headers,
         ).json()
         receiver.secret = created["secret"]
-        group = httpx.post(f"{base}/v1/user-groups", json={"name": "bench"}, headers=headers).json()
+        group = http.post(f"{base}/v1/user-groups", json={"name": "bench"}, headers=headers).json()
         # Many cards, changed in turn: changes of one row would queue on its lock.
         cards = [{"uid": f"BENCH{number:04d}"} for number in range(CARDS)]
-        httpx.post(f"{base}/v1/user-groups/{group['id']}/cards/bulk", json={"cards": cards}, headers=headers)
-        listed = httpx.get(f"{base}/v1/user-groups/{group['id']}/cards?limit=200", headers=headers).json()
+        http.post(f"{base}/v1/user-groups/{group['id']}/cards/bulk", json={"cards": cards}, headers=headers)
+        listed = http.get(f"{base}/v1/user-groups/{group['id']}/cards?limit=200", headers=headers).json()
         card_ids = [card["id"] for card in listed["items"]]
         sent: dict[str, float] = {}
         failed_changes: list[int] = []  # refused or timed out (not events unless they committed)
@@ -231,7 +232,7 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
                     "limit": 500,
                     **({"cursor": page_cursor} if page_cursor else {}),
                 }
-                page = httpx.get(f"{base}/v1/events", params=params, headers=headers).json()
+                page = http.get(f"{base}/v1/events", params=params, headers=headers).json()
                 for event in page["items"]:
                     tick = event["data"]["state"]["label"].split()[-1]
                     found[event["id"]] = sent[tick]
@@ -267,7 +268,7 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
             cursor = None
             while True:
                 params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-                page = httpx.get(
+                page = http.get(
                     f"{base}/v1/webhook-endpoints/{created['id']}/deliveries", params=params, headers=headers
                 ).json()
                 log += page["items"]
@@ -355,6 +356,7 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
             "changes_refused_or_timed_out_all_phases": len(failed_changes),
         }  # fmt: skip
     finally:
+        http.close()
         receiver.stop()
         for process in [*workers, server]:
             if process.poll() is None:
