@@ -316,6 +316,7 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
             },
         }  # fmt: skip
 
+        print(json.dumps({"latency": latency}), file=sys.stderr, flush=True)  # kept if a later case fails
         if args.latency_only:
             kind = database_url.split(":", 1)[0]
             return {"database": kind, "worker_root": str(args.worker_root), "latency": latency}
@@ -336,6 +337,7 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
         asyncio.run(drive(args.seconds, kill_once))
         total, lost, _ = wait_all(120)
         sigkill = {"changes": total - before, "lost": lost, "copies_received": receiver.copies}
+        print(json.dumps({"sigkill": sigkill}), file=sys.stderr, flush=True)
 
         # 3. the receiver down for `--down` seconds while changes go on
         receiver.stop()
