@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ActivationScope, AuditAction, UserGroupStatus, UserGroupType
 from app.errors import AlreadyExists
-from app.models import AuditEvent, Card, TariffVersion, UserGroup
+from app.models import Card, TariffVersion, UserGroup
 from app.pagination import PageRequest
 from app.repositories.activation import ActivationRepository, ActivationTotals
 from app.repositories.audit_events import AuditEventRepository, AuditFilters
@@ -202,9 +203,10 @@ async def _with_counts(
 
 async def history(
     session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, page: PageRequest
-) -> tuple[Sequence[AuditEvent], bool]:
-    """Readable after deletion too: the trail outlives the group."""
-    events, more = await AuditEventRepository(session, ctx.organization_id).search(
+) -> tuple[Sequence[Row[Any]], bool]:
+    """Readable after deletion too: the trail outlives the group. Plain rows (the record's
+    columns by name, no ORM objects), for the JSON page."""
+    events, more = await AuditEventRepository(session, ctx.organization_id).search_rows(
         page, AuditFilters(user_group_id=id_)
     )
     if not events and page.after is None:
