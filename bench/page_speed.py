@@ -29,6 +29,7 @@ from bench import harness, workload
 from bench.common import BENCH_WRITE_UID_PREFIX, RESULTS_DIR, ROOT, VENV_BIN, database_url, log, read_meta
 from bench.harness import Load, Server
 
+SIZED = ("list", "history", "page")
 TARGETS = {"list": 0.15, "history": 0.25, "page": 0.25, "card_add": 0.15, "authorize": None}
 SQLITE_AUTHORIZE_TARGET = 0.50
 
@@ -51,7 +52,12 @@ class CodeServer(Server):
         command += ["--port", str(self.port), "--workers", "1"]
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
-                command, cwd=self.code_dir, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                cwd=self.code_dir,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -78,7 +84,9 @@ def loads(kind: str, scale: float, inputs: Path, seed: int, connections: int, ta
         bodies = workload.build_authorize_bodies(reader, 20_000, seed)
     finally:
         reader.close()
-    history = workload.write_lines(inputs / "history.txt", [f"/v1/user-groups/{g}/history?limit=50" for g in every])
+    history = workload.write_lines(
+        inputs / "history.txt", [f"/v1/user-groups/{g}/history?limit=50" for g in every]
+    )
     pages = workload.write_lines(inputs / "pages.txt", [f"/v1/user-groups/{g}" for g in every])
     groups = workload.write_lines(inputs / "active.txt", active)
     authorize = workload.write_lines(inputs / "authorize.txt", [b.body for b in bodies])
@@ -90,7 +98,9 @@ def loads(kind: str, scale: float, inputs: Path, seed: int, connections: int, ta
         "page": Load("page", "paths.lua", [str(pages), admin, s], "/", c),
         # One connection, as bench/run.py's single adds: concurrent adds queue on the group's and
         # the local lists' row locks, which measures contention rather than the cost of an add.
-        "card_add": Load("card add", "add_card.lua", [str(groups), admin, s, f"{BENCH_WRITE_UID_PREFIX}{tag}"], "/", 1),
+        "card_add": Load(
+            "card add", "add_card.lua", [str(groups), admin, s, f"{BENCH_WRITE_UID_PREFIX}{tag}"], "/", 1
+        ),
         "authorize": Load("authorize", "authorize.lua", [str(authorize), integration, s], "/", c),
     }
 
@@ -99,7 +109,9 @@ def with_prefix(load: Load, prefix: str) -> Load:
     return Load(**{**load.__dict__, "args": [*load.args[:3], prefix]})
 
 
-def measure_server(server: Server, all_loads: dict[str, Load], rep: int, args: argparse.Namespace) -> dict[str, Any]:
+def measure_server(
+    server: Server, all_loads: dict[str, Load], rep: int, args: argparse.Namespace
+) -> dict[str, Any]:
     ceilings = [harness.measure(server, all_loads["ceiling"], args.warmup, args.duration)]
     out: dict[str, Any] = {}
     for name in TARGETS:
@@ -136,6 +148,45 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     } | {"ceiling_us_per_req_median": statistics.median(r["ceiling_us_per_req"] for r in runs)}
 
 
+def size_comparison(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
+    """List, history and page latency on two sizes (`--sizes LARGE SMALL`), this checkout's code:
+    adjacent pairs of loads, the order alternating; factor = median over pairs of large / small."""
+    large, small = args.sizes
+    tag = time.strftime("%H%M%S")
+    sized = {
+        scale: loads(args.db, scale, run_dir / f"inputs-{scale:g}", args.seed, args.connections, tag)
+        for scale in (large, small)
+    }
+    servers = {
+        scale: CodeServer(
+            args.db, scale, harness.free_port(18400 + 20 * i), 1, run_dir / f"size-{scale:g}.log"
+        )
+        for i, scale in enumerate((large, small))
+    }
+    factors: dict[str, dict[str, list[float]]] = {name: {"mean": [], "p50": [], "p99": []} for name in SIZED}
+    try:
+        for server in servers.values():
+            server.start()
+        for pair in range(args.reps * 2):
+            for name in SIZED:
+                runs = {}
+                for scale in (large, small) if pair % 2 == 0 else (small, large):
+                    runs[scale] = harness.measure(
+                        servers[scale], sized[scale][name], args.warmup, args.duration
+                    )
+                for metric, values in factors[name].items():
+                    values.append(
+                        round(runs[large]["latency_ms"][metric] / runs[small]["latency_ms"][metric], 3)
+                    )
+    finally:
+        for server in servers.values():
+            server.stop()
+    return {
+        name: {metric: {"median": statistics.median(v), "pairs": v} for metric, v in metrics.items()}
+        for name, metrics in factors.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=("pg", "sqlite"), required=True)
@@ -147,13 +198,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "page_speed")
+    parser.add_argument(
+        "--sizes", type=float, nargs=2, metavar=("LARGE", "SMALL"), help="size comparison only"
+    )
     args = parser.parse_args(argv)
     tag = time.strftime("%H%M%S")
     run_dir = args.out / f"{args.db}-{tag}"
+    if args.sizes:
+        factors = size_comparison(args, run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "sizes.json").write_text(
+            json.dumps({"sizes": args.sizes, "factors": factors}, indent=2) + "\n"
+        )
+        for name, metrics in factors.items():
+            medians = {metric: values["median"] for metric, values in metrics.items()}
+            log(f"{args.db} {name:<8} large/small latency {medians} (target <= 1.3); load {os.getloadavg()}")
+        return 0
     all_loads = loads(args.db, args.scale, run_dir / "inputs", args.seed, args.connections, tag)
     codes = {"after": ROOT} | ({"before": args.before.resolve()} if args.before else {})
     servers = {
-        label: CodeServer(args.db, args.scale, harness.free_port(18300 + 20 * i), 1, run_dir / f"{label}.log", code_dir=path)
+        label: CodeServer(
+            args.db, args.scale, harness.free_port(18300 + 20 * i), 1, run_dir / f"{label}.log", code_dir=path
+        )
         for i, (label, path) in enumerate(codes.items())
     }
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in servers}
@@ -184,10 +250,14 @@ def main(argv: list[str] | None = None) -> int:
         for name, target in TARGETS.items():
             goal = SQLITE_AUTHORIZE_TARGET if name == "authorize" and args.db == "sqlite" else target
             s = summary[name]
-            verdict = "" if goal is None else ("pass" if s["ratio_median"] >= goal else "MISS") + f" (>= {goal})"
-            log(f"{args.db} {label:<6} {name:<9} {s['ratio_median']:.3f} {s['ratios']} "
+            verdict = (
+                "" if goal is None else ("pass" if s["ratio_median"] >= goal else "MISS") + f" (>= {goal})"
+            )
+            log(
+                f"{args.db} {label:<6} {name:<9} {s['ratio_median']:.3f} {s['ratios']} "
                 f"(ceiling {summary['ceiling_us_per_req_median']:.0f} us/req) "
-                f"{s['server_us_per_req_median']:.0f} us/req, errors {s['errors']} {verdict}")
+                f"{s['server_us_per_req_median']:.0f} us/req, errors {s['errors']} {verdict}"
+            )
     log(f"results in {run_dir}; load average {load_avg}")
     return 0
 
