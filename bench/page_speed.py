@@ -174,6 +174,9 @@ def size_comparison(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
                     runs[scale] = harness.measure(
                         servers[scale], sized[scale][name], args.warmup, args.duration
                     )
+                if not all(run["requests"] for run in runs.values()):
+                    log(f"{name}: a load completed no request (a starved machine); pair skipped")
+                    continue
                 for metric, values in factors[name].items():
                     values.append(
                         round(runs[large]["latency_ms"][metric] / runs[small]["latency_ms"][metric], 3)
