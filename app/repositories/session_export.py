@@ -76,9 +76,13 @@ def _units(code: str, currencies: Sequence[str]) -> str:
 
 def _tariff(snapshot: str, currencies: Sequence[str]) -> str:
     """The router's former `_describe_tariff`, in SQL: '' without a tariff."""
-    field = lambda name: f"({snapshot}->>'{name}')"  # noqa: E731
-    units = _units(field("currency"), currencies)
-    amount = lambda name: _money(f"{field(name)}::numeric", units)  # noqa: E731
+
+    def field(name: str) -> str:
+        return f"({snapshot}->>'{name}')"
+
+    def amount(name: str) -> str:
+        return _money(f"{field(name)}::numeric", _units(field("currency"), currencies))
+
     grace = f"coalesce(nullif({field('parking_grace_minutes')}, '0'), '0')"
     describe = (
         f"{field('currency')} || ' ' || {amount('price_per_kwh')} || '/kWh'"
@@ -132,25 +136,26 @@ def decode_copy_text(chunk: bytes) -> bytes:
     return _TEXT_ESCAPE.sub(lambda match: _TEXT_ESCAPES[match.group(0)], bytes(chunk))
 
 
-def driver_statement(statement: Select[Any], dialect: Dialect) -> tuple[str, list[Any]]:
+def driver_statement(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> tuple[str, list[Any]]:
     """The statement as the driver takes it: SQL with positional parameters, values bind-processed."""
     compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     values = []
     for name in compiled.positiontup or ():
         value = compiled.params[name]
-        processor = compiled.binds[name].type.bind_processor(dialect)
+        processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
         values.append(value if processor is None or value is None else processor(value))
     return compiled.string, values
 
 
 class SessionExportRepository(SessionRepository):
-    def _ordered(self, filters: SessionFilters, *cells: str) -> Select[Any]:
-        return (
+    def _ordered(self, filters: SessionFilters, *cells: str) -> Select[*tuple[Any, ...]]:
+        statement: Select[*tuple[Any, ...]] = (
             self._filtered(filters)
             .with_only_columns(*(literal_column(cell) for cell in cells))
             .select_from(ChargingSession)
             .order_by(ChargingSession.created_at, ChargingSession.id)
         )
+        return statement
 
     async def _currencies(self) -> list[str]:
         """Every currency a session can have: the organization's tariffs' (a session copies its tariff's,
