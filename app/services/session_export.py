@@ -37,11 +37,12 @@ async def sessions_csv(
         yield writer.take().encode()
 
 
-def _row(row: tuple[Any, ...]) -> list[Any]:
-    cells = list(row[:-1])  # the last is the raw currency, for the cost
+def _row(selected: tuple[Any, ...]) -> list[Any]:
+    """The cells in COLUMNS' order (positions found by kind, above), then the raw currency."""
+    *cells, currency = selected
     energy, cost = cells[_ENERGY], cells[_COST]
     cells[_ENERGY] = "" if energy is None else format(Decimal(energy).normalize(), "f")
-    cells[_COST] = "" if cost is None else amount_text(Decimal(cost), row[-1])
+    cells[_COST] = "" if cost is None else amount_text(Decimal(cost), currency)
     cells[_TARIFF] = _tariff_cell(cells[_TARIFF])
     return cells
 
