@@ -15,7 +15,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import Select, literal_column, select
+from sqlalchemy import Numeric, Select, Text, case, column, func, literal_column, select, true
 from sqlalchemy.engine import Dialect
 
 from app.currencies import minor_units
@@ -48,6 +48,10 @@ SQLITE_BATCH = 5000
 QUEUE_CHUNKS = 8  # the COPY's chunks in flight between the connection and the response (~64 KB each)
 COPY_TIMEOUT_S = 24 * 3600.0  # asyncpg bounds the whole COPY (the client's reading included)
 HYPHEN = " || '-' || "
+SNAPSHOT = "snapshot"
+# The tariff copy's fields, typed as the description reads them (a JSON number or text alike).
+SNAPSHOT_FIELDS = {"currency": Text, "price_per_kwh": Numeric, "session_fee": Numeric}
+SNAPSHOT_FIELDS |= {"parking_fee_per_hour": Numeric, "parking_grace_minutes": Text}
 _CODE = re.compile(r"[A-Z]{3}")
 # COPY's text format escapes these in a value; a raw newline is only ever a line's end.
 _TEXT_ESCAPES = {b"\\\\": b"\\", b"\\n": b"\n", b"\\r": b"\r", b"\\t": b"\t"}
@@ -77,11 +81,11 @@ def _units(code: str, currencies: Sequence[str]) -> str:
 def _tariff(snapshot: str, currencies: Sequence[str]) -> str:
     """The router's former `_describe_tariff`, in SQL: '' without a tariff."""
 
-    def field(name: str) -> str:
-        return f"({snapshot}->>'{name}')"
+    def field(name: str) -> str:  # parsed once per row (SNAPSHOT, joined laterally)
+        return f"{SNAPSHOT}.{name}"
 
     def amount(name: str) -> str:
-        return _money(f"{field(name)}::numeric", _units(field("currency"), currencies))
+        return _money(field(name), _units(field("currency"), currencies))
 
     grace = f"coalesce(nullif({field('parking_grace_minutes')}, '0'), '0')"
     describe = (
@@ -148,11 +152,20 @@ def driver_statement(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> t
 
 
 class SessionExportRepository(SessionRepository):
-    def _ordered(self, filters: SessionFilters, *cells: str) -> Select[*tuple[Any, ...]]:
+    def _ordered(
+        self, filters: SessionFilters, *cells: str, snapshot: bool = False
+    ) -> Select[*tuple[Any, ...]]:
+        source: Any = ChargingSession.__table__
+        if snapshot:  # the JSON parsed once per row, not once per field
+            copy = ChargingSession.tariff_snapshot
+            fields = func.json_to_record(case((func.json_typeof(copy) == "object", copy))).table_valued(
+                *(column(name, kind) for name, kind in SNAPSHOT_FIELDS.items())
+            )
+            source = source.outerjoin(fields.render_derived(with_types=True).lateral(SNAPSHOT), true())
         statement: Select[*tuple[Any, ...]] = (
             self._filtered(filters)
             .with_only_columns(*(literal_column(cell) for cell in cells))
-            .select_from(ChargingSession)
+            .select_from(source)
             .order_by(ChargingSession.created_at, ChargingSession.id)
         )
         return statement
@@ -173,7 +186,7 @@ class SessionExportRepository(SessionRepository):
         connection = await self.session.connection()
         # One statement for the whole export, however slowly the client reads: no statement timeout.
         await connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
-        sql, values = driver_statement(self._ordered(filters, line), connection.dialect)
+        sql, values = driver_statement(self._ordered(filters, line, snapshot=True), connection.dialect)
         driver: Any = (await connection.get_raw_connection()).driver_connection
         queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(QUEUE_CHUNKS)
 
