@@ -61,7 +61,11 @@ _TEXT_ESCAPE = re.compile(rb"\n|\\[\\nrtbfv]")
 
 def _neutralized(text: str) -> str:
     """csv_cells.neutralize: a leading `'` when the text, after any quotes, starts a formula."""
-    return f"CASE WHEN substr(ltrim({text}, ''''), 1, 1) IN ('=', '+', '-', '@', '\t', '\r') THEN '''' || {text} ELSE {text} END"  # noqa: E501
+    triggers = "'=', '+', '-', '@', '\t', '\r'"  # a real tab and CR inside the SQL literals
+    # Most text starts with none of them nor a quote: the first test is all most cells cost.
+    maybe = f"substr({text}, 1, 1) IN ({triggers}, '''')"
+    formula = f"substr(ltrim({text}, ''''), 1, 1) IN ({triggers})"
+    return f"CASE WHEN {maybe} AND {formula} THEN '''' || {text} ELSE {text} END"
 
 
 def _text(column: str) -> str:
@@ -99,23 +103,25 @@ def _tariff(snapshot: str, currencies: Sequence[str]) -> str:
 
 
 def _pg_cell(kind: str, column: str, currencies: Sequence[str]) -> str:
+    """The cell's text, NULL for an empty cell (`concat` writes NULL as nothing)."""
     if kind == "text":
-        return f"""'"' || replace({_text(column)}, '"', '""') || '"'"""
+        return f"""replace({_neutralized(column)}, '"', '""')"""
     if kind == "tariff":
-        return f"""'"' || replace({_tariff(column, currencies)}, '"', '""') || '"'"""
+        return f"""replace({_tariff(column, currencies)}, '"', '""')"""
     if kind == "id":
-        cell = f"coalesce({column}::text, '')"
-    elif kind == "time":
-        utc = f"({column} AT TIME ZONE 'UTC')"
-        fraction = (
-            f"CASE WHEN date_trunc('second', {column}) = {column} THEN '' ELSE to_char({utc}, '.US') END"
-        )
-        cell = f"""coalesce(to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || {fraction} || '+00:00', '')"""
-    elif kind == "decimal":
-        cell = f"coalesce(trim_scale({column})::text, '')"
-    else:  # money, in the session's currency
-        cell = f"coalesce({_money(column, _units(f'{T}.currency', currencies))}, '')"
-    return f"""'"' || {cell} || '"'"""
+        return f"{column}::text"
+    if kind == "time":  # isoformat(): the microseconds only when there are some
+        iso = f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+        return f"replace({iso}, '.000000+', '+')"
+    if kind == "decimal":
+        return f"trim_scale({column})::text"
+    return _money(column, _units(f"{T}.currency", currencies))  # money, in the session's currency
+
+
+def _pg_line(currencies: Sequence[str]) -> str:
+    """One `concat` for the whole line (no copy per cell): every cell quoted, as CsvWriter does."""
+    cells = """, '","', """.join(_pg_cell(kind, column, currencies) for _, kind, column in COLUMNS)
+    return f"""concat('"', {cells}, '"')"""
 
 
 def _sqlite_cell(kind: str, column: str) -> str:
@@ -182,7 +188,7 @@ class SessionExportRepository(SessionRepository):
     async def postgres_lines(self, filters: SessionFilters) -> AsyncIterator[bytes]:
         """The CSV lines, rendered by PostgreSQL and streamed by COPY in constant memory."""
         currencies = await self._currencies()
-        line = " || ',' || ".join(_pg_cell(kind, column, currencies) for _, kind, column in COLUMNS)
+        line = _pg_line(currencies)
         connection = await self.session.connection()
         # One statement for the whole export, however slowly the client reads: no statement timeout.
         await connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
