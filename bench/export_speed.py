@@ -68,14 +68,16 @@ def _organization_id(url: str) -> str:
     return asyncio.run(one())
 
 
-def measure(server: harness.Server, key: str, expected_rows: int, runs: int = 3) -> dict[str, Any]:
+def measure(
+    server: harness.Server, key: str, expected_rows: int, runs: int = 3, quiet_wait: float = 30.0
+) -> dict[str, Any]:
     from bench.run import export_csv, wait_for_quiet  # bench.run imports this module
 
     url = pg_url(server.scale) if server.kind == "pg" else None
     organization = _organization_id(url) if url else None
     repetitions = []
     for _ in range(runs):
-        quiet = wait_for_quiet(30.0)
+        quiet = wait_for_quiet(quiet_wait)
         load = os.getloadavg()
         export = export_csv(server, key, expected_rows)
         repetition: dict[str, Any] = {
@@ -167,6 +169,7 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=0.2)
     parser.add_argument("--db", default="pg,sqlite")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quiet-wait", type=float, default=30.0, help="as bench/run.sh's (seconds)")
     args = parser.parse_args()
     out = RESULTS_DIR / f"export-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     results: dict[str, Any] = {"scale": args.scale, "runs": args.runs}
@@ -183,7 +186,11 @@ def main() -> int:
         server.start()
         try:
             speed = measure(
-                server, meta["keys"]["admin"]["key"], meta["rows"]["charging_sessions"], args.runs
+                server,
+                meta["keys"]["admin"]["key"],
+                meta["rows"]["charging_sessions"],
+                args.runs,
+                args.quiet_wait,
             )
         finally:
             server.stop()
