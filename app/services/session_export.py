@@ -47,7 +47,7 @@ def _row(selected: tuple[Any, ...]) -> list[Any]:
     return cells
 
 
-@lru_cache(maxsize=1024)  # sessions share their tariff's snapshot: the same text, over and over
+@lru_cache(maxsize=8192)  # sessions share their tariff's snapshot: the same text, over and over
 def _tariff_cell(stored: str | None) -> str:
     return neutralize(describe_tariff(None if stored is None else json.loads(stored)))
 

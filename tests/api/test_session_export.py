@@ -173,7 +173,7 @@ def test_stored_cells_the_api_would_refuse_are_written_alike(
 
 
 def test_filters_and_batches(client: TestClient, org: Org, sessions: dict[str, Any]) -> None:
-    """More rows than one batch (SQLite reads 5,000 at a time); the filters select the same rows."""
+    """More rows than one batch (SQLite reads 2,000 at a time); the filters select the same rows."""
     first = sessions["ids"][0]
 
     async def clone(session: Any) -> dict[str, Any]:
