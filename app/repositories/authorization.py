@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, bindparam, case, exists, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    literal_column,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
@@ -129,7 +139,9 @@ def _when_unknown(column: Any) -> Any:
         select(column)
         .where(LearningMode.charging_group_id == ChargePoint.charging_group_id)
         .order_by(LearningMode.ends_at.desc())
-        .limit(1)
+        # literals: the statement is compiled once, with only its named binds
+        .limit(literal_column("1"))
+        .offset(literal_column("0"))
         .correlate(ChargePoint)
         .scalar_subquery()
     )

@@ -22,6 +22,7 @@ class Sighting:
     organization_id: uuid.UUID
     uid: str
     charging_group_id: uuid.UUID
+    first_seen_at: datetime
     last_seen_at: datetime
     seen_count: int
 
@@ -39,7 +40,7 @@ async def upsert_sightings(session: AsyncSession, sightings: Sequence[Sighting])
             "organization_id": s.organization_id,
             "uid": s.uid,
             "charging_group_id": s.charging_group_id,
-            "created_at": s.last_seen_at,
+            "created_at": s.first_seen_at,
             "last_seen_at": s.last_seen_at,
             "seen_count": s.seen_count,
         }

@@ -47,6 +47,7 @@ class SightingBuffer:
         self.limit = limit
         self.dropped = 0
         self._pending: dict[tuple[uuid.UUID, str, uuid.UUID], Sighting] = {}
+        self._writing = asyncio.Lock()  # one write at a time: a flush returns once all is written
 
     def note(self, organization_id: uuid.UUID, uid: str, charging_group_id: uuid.UUID, at: datetime) -> None:
         key = (organization_id, uid, charging_group_id)
@@ -54,18 +55,20 @@ class SightingBuffer:
         if seen is not None:
             self._pending[key] = replace(seen, last_seen_at=at, seen_count=seen.seen_count + 1)
         elif len(self._pending) < self.limit:
-            self._pending[key] = Sighting(organization_id, uid, charging_group_id, at, 1)
+            self._pending[key] = Sighting(organization_id, uid, charging_group_id, at, at, 1)
         else:
             self.dropped += 1
 
     async def flush(self, db: Database) -> int:
         """Writes what was noted; returns how many entries."""
-        sightings, self._pending = list(self._pending.values()), {}
-        if sightings:
-            async with UnitOfWork(db) as session:
-                await repository.upsert_sightings(session, sightings)
-                await repository.trim(session, {s.organization_id for s in sightings}, UNKNOWN_CARDS_KEPT)
-        return len(sightings)
+        async with self._writing:
+            sightings, self._pending = list(self._pending.values()), {}
+            if sightings:
+                async with UnitOfWork(db) as session:
+                    await repository.upsert_sightings(session, sightings)
+                    organizations = {s.organization_id for s in sightings}
+                    await repository.trim(session, organizations, UNKNOWN_CARDS_KEPT)
+            return len(sightings)
 
     async def run(self, db: Database, interval_seconds: float) -> None:
         """The background writer; a failed write (database away) drops that batch and logs it."""
