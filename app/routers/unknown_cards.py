@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 from app.errors import CardUidTaken, GroupArchived, LearningModeTaken, NotFound
 from app.models import UnknownCard
 from app.problems import problem_responses
-from app.routers.deps import DeskReader, Manager, PageParams, Uow, next_cursor
+from app.routers.deps import DeskReader, Manager, PageParams, Reader, Uow, next_cursor
 from app.routers.route import ApiRoute
 from app.schemas.activation import ChargingGroupRef
 from app.schemas.cards import CardRead
@@ -83,7 +83,7 @@ LEARNING = "/user-groups/{user_group_id}/learning-mode"
 
 
 @router.get(LEARNING, response_model=LearningModeRead, responses=problem_responses(NotFound))
-async def get_learning_mode(user_group_id: uuid.UUID, ctx: DeskReader, session: Uow) -> LearningModeRead:
+async def get_learning_mode(user_group_id: uuid.UUID, ctx: Reader, session: Uow) -> LearningModeRead:
     """The group's learning mode: running or not, until when, where."""
     return mode_read(await learning_mode.get_learning_mode(session, ctx, user_group_id))
 
