@@ -156,7 +156,13 @@ SCENARIOS: dict[str, Scenario] = {
         lambda c, o, w: {"ids": w, "json": {"activate": create_charging_group(c, o)["id"]}},
         [],
     ),
-    "authorize_card": (lambda c, o, w: {"json": {"id_token": "X", "connector_id": w["connector_id"]}}, []),
+    # The world's card (an unknown UID would be noted for the unknown-cards list: README).
+    "authorize_card": (
+        lambda c, o, w: {
+            "json": {"id_token": f"W{w['charging_group_id'][:8]}", "connector_id": w["connector_id"]}
+        },
+        [],
+    ),
     "start_session": (
         lambda c, o, w: {
             "json": {
