@@ -121,7 +121,8 @@ def unknown_card(client: TestClient, org: Org, connector_id: str) -> str:
     app: Any = client.app
     assert client.portal is not None
     client.portal.call(app.state.unknown_cards.flush, app.state.db)
-    return next(e["id"] for e in all_items(client, org, "/v1/unknown-cards") if e["uid"] == uid)
+    found: str = next(e["id"] for e in all_items(client, org, "/v1/unknown-cards") if e["uid"] == uid)
+    return found
 
 
 def organization_state(client: TestClient, org: Org) -> dict[str, Any]:
