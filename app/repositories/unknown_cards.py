@@ -44,7 +44,8 @@ async def upsert_sightings(session: AsyncSession, sightings: Sequence[Sighting])
             "last_seen_at": s.last_seen_at,
             "seen_count": s.seen_count,
         }
-        for s in sightings
+        # In key order: two workers writing overlapping batches lock the rows in the same order.
+        for s in sorted(sightings, key=lambda s: (str(s.organization_id), s.uid, str(s.charging_group_id)))
         if s.charging_group_id in existing
     ]
     if not rows:
