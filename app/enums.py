@@ -75,6 +75,7 @@ class AuthorizationReason(StrEnum):
     card_expired = "card_expired"
     group_archived = "group_archived"
     not_at_this_location = "not_at_this_location"
+    card_learned = "card_learned"
 
 
 class AuditAction(StrEnum):
@@ -124,6 +125,9 @@ class AuditAction(StrEnum):
     webhook_endpoint_deleted = "webhook_endpoint.deleted"
     webhook_endpoint_disabled = "webhook_endpoint.disabled"
     webhook_delivery_requeued = "webhook_endpoint.redelivery_requested"
+    learning_mode_started = "learning_mode.started"
+    learning_mode_stopped = "learning_mode.stopped"
+    card_learned = "card.learned"
 
 
 class EntityType(StrEnum):

@@ -165,3 +165,8 @@ class CardActionRefused(InvalidInput):
 class UpcomingTariffNotSet(NotFound):
     slug = "upcoming-tariff-not-set"
     title = "The user group has no upcoming tariff"
+
+
+class LearningModeTaken(Conflict):
+    slug = "learning-mode-taken"
+    title = "Another user group learns on one of these charging groups now"

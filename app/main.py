@@ -24,6 +24,7 @@ from app.problem_handlers import ProblemMiddleware, install_problem_handlers
 from app.problems import problem_schemas
 from app.routers import api_router, ops
 from app.schemas.authorization import AuthorizeRequest
+from app.services.unknown_cards import SightingBuffer
 from app.settings import Settings, get_settings
 from app.webhook_worker import run_worker
 
@@ -58,6 +59,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         run_housekeeping(app.state.db, settings.idempotency_purge_interval_seconds)
     )
     sampler = asyncio.create_task(_sample_pool(app.state.db)) if metrics.multiprocess_dir() else None
+    sightings = asyncio.create_task(
+        app.state.unknown_cards.run(app.state.db, settings.unknown_cards_flush_seconds)
+    )
     webhooks = (
         asyncio.create_task(run_worker(app.state.db, settings))
         if settings.webhook_worker_in_process
@@ -66,11 +70,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        for task in (housekeeping, sampler, webhooks):
+        for task in (housekeeping, sampler, webhooks, sightings):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        with contextlib.suppress(Exception):  # a clean stop writes what was noted
+            await app.state.unknown_cards.flush(app.state.db)
         metrics.worker_stopped()
         await app.state.db.dispose()
 
@@ -91,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = Database(settings)
+    app.state.unknown_cards = SightingBuffer()
     install_problem_handlers(app)
     app.include_router(ops.router)
     app.include_router(api_router)

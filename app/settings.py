@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(default=10_000, gt=0)
     db_request_timeout_seconds: float = Field(default=5.0, gt=0)
     authorization_cache_seconds: int = Field(default=300, ge=0)
+    # Unknown UIDs the hot path noted are written this often, in one batch (README: unknown cards).
+    unknown_cards_flush_seconds: float = Field(default=1.0, gt=0)
     idempotency_ttl_hours: float = Field(default=24, gt=0)
     idempotency_wait_seconds: float = Field(default=5, gt=0)
     idempotency_purge_interval_seconds: float = Field(default=600, gt=0)

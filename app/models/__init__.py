@@ -6,6 +6,7 @@ from app.models.charging import ChargePoint, ChargingGroup, Connector
 from app.models.events import ChangeEvent, WebhookDelivery, WebhookEndpoint
 from app.models.local_lists import LocalListEntry, LocalListHead
 from app.models.organization import ApiKey, Organization, OrganizationSettings
+from app.models.unknown_cards import LearningMode, UnknownCard
 from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup
 
 __all__ = [
@@ -20,11 +21,13 @@ __all__ = [
     "ChargingSession",
     "Connector",
     "IdempotencyRecord",
+    "LearningMode",
     "LocalListEntry",
     "LocalListHead",
     "Organization",
     "OrganizationSettings",
     "TariffVersion",
+    "UnknownCard",
     "UserGroup",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -12,12 +12,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, bindparam, exists, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    literal_column,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
 from app.enums import ActivationScope, Role, UserGroupStatus
-from app.models import Activation, ApiKey, Card, ChargePoint, ChargingGroup, Connector, UserGroup
+from app.models import (
+    Activation,
+    ApiKey,
+    Card,
+    ChargePoint,
+    ChargingGroup,
+    Connector,
+    LearningMode,
+    UserGroup,
+)
 from app.repositories.driver import CompiledStatements
 
 
@@ -88,6 +107,9 @@ class AuthorizationFacts(NamedTuple):
     charging_group_name: str | None = None
     card_label: str | None = None
     user_group_name: str | None = None
+    # Only for an unknown UID: the latest learning mode here (app/services/unknown_cards.py).
+    learning_user_group_id: uuid.UUID | None = None
+    learning_ends_at: datetime | None = None
 
 
 class KeyRow(NamedTuple):
@@ -107,6 +129,23 @@ def _labelled(row: type[tuple[Any, ...]], sources: dict[str, Any]) -> tuple[Any,
     fields: tuple[str, ...] = row._fields  # type: ignore[attr-defined]
     assert set(sources) == set(fields), "every field has exactly one column"
     return tuple(sources[name].label(name) for name in fields)
+
+
+def _when_unknown(column: Any) -> Any:
+    """The latest-ending learning mode on the connector's charging group (at most one runs per
+    charging group), evaluated only for an unregistered UID under access control: a known card's
+    read does not touch the learning modes."""
+    latest = (
+        select(column)
+        .where(LearningMode.charging_group_id == ChargePoint.charging_group_id)
+        .order_by(LearningMode.ends_at.desc())
+        # literals: the statement is compiled once, with only its named binds
+        .limit(literal_column("1"))
+        .offset(literal_column("0"))
+        .correlate(ChargePoint)
+        .scalar_subquery()
+    )
+    return case((and_(Card.id.is_(None), ChargingGroup.access_control), latest), else_=None)
 
 
 FACT_COLUMNS = _labelled(
@@ -130,6 +169,8 @@ FACT_COLUMNS = _labelled(
         "charging_group_name": ChargingGroup.name,
         "card_label": Card.label,
         "user_group_name": UserGroup.name,
+        "learning_user_group_id": _when_unknown(LearningMode.user_group_id),
+        "learning_ends_at": _when_unknown(LearningMode.ends_at),
     },
 )
 KEY_COLUMNS = _labelled(

@@ -19,6 +19,7 @@ from app.routers import (
     reports,
     sessions,
     tariffs,
+    unknown_cards,
     user_groups,
     webhooks,
 )
@@ -50,5 +51,6 @@ for module in (
     webhooks,
     api_keys,
     organization,
+    unknown_cards,
 ):
     api_router.include_router(module.router)

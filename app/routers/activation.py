@@ -6,9 +6,18 @@ from app.errors import GroupArchived, NotFound
 from app.models import ChargingGroup
 from app.problems import problem_responses
 from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor, page_params
-from app.routers.route import ApiRoute
-from app.schemas.activation import ActivatedChargingGroup, ActivationInput, ActivationRead
+from app.routers.route import ApiRoute, side_effect_free
+from app.schemas.activation import (
+    ActivatedChargingGroup,
+    ActivationChange,
+    ActivationImpactRead,
+    ActivationInput,
+    ActivationRead,
+    ChargingGroupImpactRead,
+    ChargingGroupRef,
+)
 from app.services import activation as service
+from app.services import activation_impact
 
 router = APIRouter(
     route_class=ApiRoute, prefix="/user-groups/{user_group_id}/charging-groups", tags=["activation"]
@@ -38,6 +47,37 @@ def to_read(view: service.ActivationView) -> ActivationRead:
         next_cursor=next_cursor(
             list(view.charging_groups), view.more, lambda item: item[0].created_at, lambda item: item[0].id
         ),
+    )
+
+
+@router.post(
+    "/preview", response_model=ActivationImpactRead, responses=problem_responses(NotFound, GroupArchived)
+)
+@side_effect_free
+async def preview_activation_change(
+    user_group_id: uuid.UUID, body: ActivationChange, ctx: Manager, session: Uow
+) -> ActivationImpactRead:
+    """What an activation change would do, without doing it: the charging groups that would leave
+    free charging, and for every charging group where the group's activation changes, how many
+    cards would gain or lose access there. Answers with the errors the change would."""
+    impact = await activation_impact.preview_activation_change(session, ctx, user_group_id, body)
+    return ActivationImpactRead(
+        scope_before=impact.scope_before,
+        scope_after=impact.scope_after,
+        leaving_free_charging=[
+            ChargingGroupRef(id=cg.id, name=cg.name) for cg in impact.leaving_free_charging
+        ],
+        charging_groups=[
+            ChargingGroupImpactRead(
+                id=i.charging_group.id,
+                name=i.charging_group.name,
+                access_control_before=i.access_control_before,
+                access_control_after=i.access_control_after,
+                cards_gaining_access=i.cards_gaining_access,
+                cards_losing_access=i.cards_losing_access,
+            )
+            for i in impact.charging_groups
+        ],
     )
 
 

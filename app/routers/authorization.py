@@ -5,6 +5,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from app.enums import AuthorizationReason
 from app.errors import NotFound
 from app.metrics import AUTHORIZATION_DECISIONS, AUTHORIZATION_REFUSALS
 from app.middleware import remember_caller
@@ -13,6 +14,7 @@ from app.routers.deps import BACKEND_ROLES, ensure_role
 from app.routers.route import ApiRoute, side_effect_free
 from app.schemas.authorization import AuthorizeRequest, AuthorizeResponse
 from app.services import authorization as service
+from app.services import unknown_cards
 
 router = APIRouter(route_class=ApiRoute, tags=["authorization"])
 
@@ -59,7 +61,19 @@ async def authorize_card(request: Request) -> JSONResponse:
         raise RequestValidationError(errors)
     if facts is None:
         raise NotFound("No such connector in this organization.", reason="unknown_connector")
-    decision = service.decide_now(facts, request.app.state.settings.authorization_cache_seconds)
+    cache_seconds = request.app.state.settings.authorization_cache_seconds
+    decision = service.decide_now(facts, cache_seconds)
+    if decision.reason == AuthorizationReason.unknown_card and body is not None:
+        # Learned by a learning mode (one write), or noted for the unknown-cards list (no wait).
+        decision = await unknown_cards.after_unknown(
+            request.app.state.db,
+            request.app.state.unknown_cards,
+            ctx,
+            facts,
+            body.id_token,
+            decision,
+            cache_seconds,
+        )
     AUTHORIZATION_DECISIONS.labels(decision.status.value).inc()
     if not decision.accepted:
         AUTHORIZATION_REFUSALS.labels(decision.reason.value).inc()

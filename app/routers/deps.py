@@ -83,6 +83,8 @@ InfrastructureReader = Reader
 # The audit trail: the people who run the organization (integrations read the change feed).
 AuditReader = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.viewer)]
 Manager = Annotated[RequestContext, require_role(Role.admin, Role.operator)]
+# Unknown cards and learning modes: the desk's work (people), not the integrations'.
+DeskReader = AuditReader
 InfrastructureWriter = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.integration)]
 # The charge-point backend: authorization decisions and session reports.
 BACKEND_ROLES = frozenset({Role.admin, Role.integration})

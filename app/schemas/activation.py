@@ -47,3 +47,43 @@ class ActivationRead(Schema):
     connector_count: int
     items: list[ActivatedChargingGroup] = Field(description="Active charging groups, newest first")
     next_cursor: str | None
+
+
+class ActivationChange(Schema):
+    """One activation change, as PUT .../charging-groups (`replace`), PUT .../{id} (`activate`)
+    or DELETE .../{id} (`deactivate`) would make it: exactly one of the three."""
+
+    replace: ActivationInput | None = None
+    activate: uuid.UUID | None = None
+    deactivate: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if sum(value is not None for value in (self.replace, self.activate, self.deactivate)) != 1:
+            raise ValueError("give exactly one of replace, activate, deactivate")
+        return self
+
+
+class ChargingGroupImpactRead(Schema):
+    id: uuid.UUID
+    name: str
+    access_control_before: bool
+    access_control_after: bool
+    cards_gaining_access: int = Field(
+        description="Cards of the organization that could not charge here and could"
+    )
+    cards_losing_access: int = Field(
+        description="Cards of the organization that could charge here and could not (leaving free charging: "
+        "every card but those of the groups active here; people without a card lose access too)"
+    )
+
+
+class ActivationImpactRead(Schema):
+    scope_before: ActivationScope
+    scope_after: ActivationScope
+    leaving_free_charging: list[ChargingGroupRef] = Field(
+        description="Charging groups whose access control the change would switch on"
+    )
+    charging_groups: list[ChargingGroupImpactRead] = Field(
+        description="Every charging group where the user group's activation would change, by name"
+    )

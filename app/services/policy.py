@@ -131,6 +131,8 @@ REASON_STATUS: dict[AuthorizationReason, AuthorizationStatus] = {
     AuthorizationReason.card_expired: AuthorizationStatus.expired,
     AuthorizationReason.group_archived: AuthorizationStatus.invalid,
     AuthorizationReason.not_at_this_location: AuthorizationStatus.not_at_this_location,
+    # An unknown UID added by a learning mode (app/services/unknown_cards.py), then accepted.
+    AuthorizationReason.card_learned: AuthorizationStatus.accepted,
 }
 
 

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from tests.factories import (
     Org,
     add_card,
     all_items,
+    authorize,
     create_user_group,
     free_port,
     make_org,
@@ -99,6 +101,7 @@ def build_world(client: TestClient, org: Org) -> dict[str, str]:
     )
     deliveries = ok(client.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries", headers=org.auth()))
     return {
+        "unknown_card_id": unknown_card(client, org, site["connectors"][0]["id"]),
         "endpoint_id": endpoint["id"],
         "delivery_id": deliveries["items"][0]["id"],
         "user_group_id": group["id"],
@@ -109,6 +112,17 @@ def build_world(client: TestClient, org: Org) -> dict[str, str]:
         "session_id": session["id"],
         "api_key_id": viewer_key["id"],
     }
+
+
+def unknown_card(client: TestClient, org: Org, connector_id: str) -> str:
+    """An unknown UID refused at the connector, written to the list at once; its entry's id."""
+    uid = uuid.uuid4().hex[:12].upper()
+    ok(authorize(client, org, uid, connector_id=connector_id))
+    app: Any = client.app
+    assert client.portal is not None
+    client.portal.call(app.state.unknown_cards.flush, app.state.db)
+    found: str = next(e["id"] for e in all_items(client, org, "/v1/unknown-cards") if e["uid"] == uid)
+    return found
 
 
 def organization_state(client: TestClient, org: Org) -> dict[str, Any]:
@@ -124,11 +138,12 @@ def organization_state(client: TestClient, org: Org) -> dict[str, Any]:
         "/v1/api-keys",
         "/v1/audit-events",
         "/v1/webhook-endpoints",
+        "/v1/unknown-cards",
     ):
         state[path] = all_items(client, org, path)
     state["/v1/organization"] = ok(client.get("/v1/organization", headers=org.auth()))
     for group in state["/v1/user-groups?status=all"]:
-        for sub in ("charging-groups", "tariff/versions", "cards?limit=200"):
+        for sub in ("charging-groups", "tariff/versions", "cards?limit=200", "learning-mode"):
             state[f"{group['id']}/{sub}"] = ok(
                 client.get(f"/v1/user-groups/{group['id']}/{sub}", headers=org.auth())
             )

@@ -32,9 +32,11 @@ from app.models import (
     Card,
     ChangeEvent,
     IdempotencyRecord,
+    LearningMode,
     LocalListEntry,
     LocalListHead,
     Organization,
+    UnknownCard,
     WebhookDelivery,
 )
 from app.models.base import Audited
@@ -60,6 +62,8 @@ NOT_AUDITED: dict[type[Any], str] = {
     WebhookDelivery: "the worker's queue and log; a redelivery asked for is the endpoint's record",
     LocalListHead: "derived from audited changes, in their transaction (app/services/local_lists.py)",
     LocalListEntry: "derived from audited changes, in their transaction (app/services/local_lists.py)",
+    UnknownCard: "an observation of refused UIDs, written after the answer; adding one is card.added",
+    LearningMode: "a link row; its changes are the user group's learning_mode.* records",
 }
 AUDITED: list[type[Audited]] = sorted(
     (mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, Audited)),

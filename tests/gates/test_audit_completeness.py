@@ -8,6 +8,7 @@ added its record: the request fails, and neither the change nor any record is le
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from tests.factories import (
     ok,
     start_session,
 )
-from tests.gates.conftest import OPERATIONS, Operation, organization_state
+from tests.gates.conftest import OPERATIONS, Operation, organization_state, unknown_card
 
 Request = dict[str, Any]
 Scenario = tuple[Callable[[TestClient, Org, dict[str, str]], Request], list[str]]
@@ -62,6 +63,17 @@ def _open_session(client: TestClient, org: Org, world: dict[str, str]) -> str:
     card = ok(client.get(f"/v1/cards/{world['card_id']}", headers=org.auth()))
     response = start_session(client, org, card["uid"], world["connector_id"], "2026-11-02T10:00:00Z")
     return ok(response, 201)["id"]  # type: ignore[no-any-return]
+
+
+def _learning(client: TestClient, org: Org, world: dict[str, str]) -> dict[str, Any]:
+    ends = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    return {"ends_at": ends, "charging_group_ids": [world["charging_group_id"]]}
+
+
+def _learning_group(client: TestClient, org: Org, world: dict[str, str]) -> dict[str, str]:
+    path = f"/v1/user-groups/{world['user_group_id']}/learning-mode"
+    ok(client.put(path, json=_learning(client, org, world), headers=org.auth()))
+    return world
 
 
 def _uid() -> str:
@@ -128,7 +140,29 @@ SCENARIOS: dict[str, Scenario] = {
         lambda c, o, w: {"ids": {**w, "card_id": add_card(c, o, w["user_group_id"], _uid())["id"]}},
         ["card.removed"],
     ),
-    "authorize_card": (lambda c, o, w: {"json": {"id_token": "X", "connector_id": w["connector_id"]}}, []),
+    "add_unknown_card": (
+        lambda c, o, w: {
+            "ids": {**w, "unknown_card_id": unknown_card(c, o, w["connector_id"])},
+            "json": {"user_group_id": w["user_group_id"]},
+        },
+        ["card.added"],
+    ),
+    "start_learning_mode": (
+        lambda c, o, w: {"ids": w, "json": _learning(c, o, w)},
+        ["learning_mode.started"],
+    ),
+    "stop_learning_mode": (lambda c, o, w: {"ids": _learning_group(c, o, w)}, ["learning_mode.stopped"]),
+    "preview_activation_change": (
+        lambda c, o, w: {"ids": w, "json": {"activate": create_charging_group(c, o)["id"]}},
+        [],
+    ),
+    # The world's card (an unknown UID would be noted for the unknown-cards list: README).
+    "authorize_card": (
+        lambda c, o, w: {
+            "json": {"id_token": f"W{w['charging_group_id'][:8]}", "connector_id": w["connector_id"]}
+        },
+        [],
+    ),
     "start_session": (
         lambda c, o, w: {
             "json": {
