@@ -135,11 +135,14 @@ def _number(value: Decimal) -> str:
 
 @router.get("/report", response_model=SessionReport)
 async def get_session_report(ctx: InfrastructureReader, session: Uow, query: Params) -> Response:
-    """Count, energy and documented cost of the sessions that started in the range (by default the
-    current month of the organization's time zone), per user group,
-    charging group or card (`group_by`) and per day, week (from Monday) or month (`period`) of the
-    organization's time zone (`GET /v1/organization`); per currency, never summed across currencies.
-    The totals equal the sum of `GET /v1/sessions/export.csv` with the same filters."""
+    """Count, energy and documented cost of the sessions that started in the range
+    (`started_from` inclusive, `started_until` exclusive, both or neither, at most 3 years apart; by
+    default the current month of the organization's time zone), per user group, charging group or
+    card (`group_by`) and per day, week (from Monday) or month (`period`) of the organization's time
+    zone (`GET /v1/organization`); per currency, never summed across currencies. The filters are
+    those of `GET /v1/sessions`, and the totals equal the sum of `GET /v1/sessions/export.csv` with
+    the same filters. The whole report is one answer (no pages): a month per card at a million
+    cards is about 30 MB; `report.csv` has the same rows."""
     written = await service.session_report_json(session, ctx, query.filters, query.group_by, query.period)
     if written is not None:
         return Response(content=_joined(written, query), media_type="application/json")
