@@ -647,8 +647,8 @@ def suite(cfg: Config, kind: str, run_dir: Path) -> dict[str, Any]:
 
 
 def operator_suite(cfg: Config, kind: str, run_dir: Path) -> dict[str, Any]:
-    """--operator-tools-only: on the full-size database, the bulk adds, then the bulk card actions on
-    the cards they wrote (the per-card costs compared in this one run), then the session reports."""
+    """--operator-tools-only: on the full-size database, the session reports, then the bulk adds and
+    the bulk card actions on the cards they wrote (the per-card costs compared in this one run)."""
     meta = read_meta(kind, cfg.scale)
     assert meta is not None
     admin = meta["keys"]["admin"]["key"]
@@ -666,9 +666,16 @@ def operator_suite(cfg: Config, kind: str, run_dir: Path) -> dict[str, Any]:
         result["code"] = code_version()
         server.start()
         result["rss_idle_mb"] = server.rss()
+        wait_for_quiet(cfg.quiet_wait)
+        result["session_report"] = operator_tools.session_reports(server, admin)
         run_tag = datetime.now(UTC).strftime("%H%M%S")
         wait_for_quiet(cfg.quiet_wait)
-        bulk = bulk_adds(server, admin, groups, cfg, run_tag)
+        try:
+            bulk = bulk_adds(server, admin, groups, cfg, run_tag)
+        except RuntimeError as error:  # e.g. a 503 when a statement outlived the timeout
+            result["bulk_error"] = str(error)
+            log(f"{kind}: {error}")
+            return result
         result["cards"] = {
             "bulk": bulk,
             "bulk_ms_per_card": bulk["ms_per_card_median"],
@@ -683,8 +690,6 @@ def operator_suite(cfg: Config, kind: str, run_dir: Path) -> dict[str, Any]:
         result["bulk_comparison"] = operator_tools.compare_bulk(
             bulk["ms_per_card_median"], result["bulk_actions"]
         )
-        wait_for_quiet(cfg.quiet_wait)
-        result["session_report"] = operator_tools.session_reports(server, admin)
         result["rss_end_mb"] = server.rss()
     finally:
         server.stop()
