@@ -58,7 +58,7 @@ def current_month(zone: ZoneInfo, now: datetime | None = None) -> tuple[datetime
 
 @dataclass(frozen=True)
 class ReportJson:
-    """The report as PostgreSQL wrote it: `rows` per period (JSON objects joined by commas)."""
+    """The report as PostgreSQL wrote it: each row and the totals as JSON text."""
 
     time_zone: ZoneInfo
     started_from: datetime
