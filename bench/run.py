@@ -99,6 +99,7 @@ class Config:
     generate_only: bool
     skip_export: bool
     operator_tools_only: bool
+    db_timeout: float | None
     port: int
     quiet_wait: float
     seed: int
@@ -139,6 +140,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
         action="store_true",
         help="only the bulk add, the bulk card actions and the session reports on the full-size database "
         "(no authorize, size comparison, single adds or export; the 1/100 database is not built)",
+    )
+    parser.add_argument(
+        "--db-timeout",
+        type=float,
+        help="raise the server's database timeouts (DB_REQUEST_TIMEOUT_SECONDS, DB_STATEMENT_TIMEOUT_MS) to "
+        "this many seconds, so that a machine too loaded for the defaults (5 s, 10 s) measures a slow "
+        "answer instead of a 503 (default: the service's own)",
     )
     parser.add_argument("--port", type=int, default=18080, help="first port tried on 127.0.0.1")
     parser.add_argument(
@@ -187,6 +195,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         generate_only=args.generate_only,
         skip_export=args.skip_export,
         operator_tools_only=args.operator_tools_only,
+        db_timeout=args.db_timeout,
         port=args.port,
         quiet_wait=args.quiet_wait,
         seed=args.seed,
@@ -490,6 +499,8 @@ def suite(cfg: Config, kind: str, run_dir: Path) -> dict[str, Any]:
     port_small = harness.free_port(port_full + 1)
     server = Server(kind, full, port_full, cfg.workers, run_dir / "logs" / f"server-{kind}-full.log")
     server_small = Server(kind, small, port_small, cfg.workers, run_dir / "logs" / f"server-{kind}-small.log")
+    server.extra_env.update(timeouts(cfg))
+    server_small.extra_env.update(timeouts(cfg))
     seed = str(cfg.seed)
     c, t = cfg.connections, cfg.threads
     ceiling = Load("ceiling /healthz", "static.lua", ["-"], "/healthz", c, t)
@@ -646,6 +657,15 @@ def suite(cfg: Config, kind: str, run_dir: Path) -> dict[str, Any]:
     return result
 
 
+def timeouts(cfg: Config) -> dict[str, str]:
+    if cfg.db_timeout is None:
+        return {}
+    return {
+        "DB_REQUEST_TIMEOUT_SECONDS": f"{cfg.db_timeout:g}",
+        "DB_STATEMENT_TIMEOUT_MS": str(int(cfg.db_timeout * 1000)),
+    }
+
+
 def operator_suite(cfg: Config, kind: str, run_dir: Path) -> dict[str, Any]:
     """--operator-tools-only: on the full-size database, the session reports, then the bulk adds and
     the bulk card actions on the cards they wrote (the per-card costs compared in this one run)."""
@@ -660,7 +680,8 @@ def operator_suite(cfg: Config, kind: str, run_dir: Path) -> dict[str, Any]:
     groups = workload.with_reader(kind, cfg.scale, active_groups)
     port = harness.free_port(cfg.port)
     server = Server(kind, cfg.scale, port, cfg.workers, run_dir / "logs" / f"server-{kind}-full.log")
-    result: dict[str, Any] = {"ports": {"full": port}}
+    server.extra_env.update(timeouts(cfg))
+    result: dict[str, Any] = {"ports": {"full": port}, "server_env": server.extra_env}
     started = time.perf_counter()
     try:
         result["code"] = code_version()
