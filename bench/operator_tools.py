@@ -40,7 +40,7 @@ def bulk_actions(
             started = time.perf_counter()
             status, _, raw = harness.request(
                 "127.0.0.1", server.port, "POST", f"/v1/user-groups/{group}/cards/actions", body,
-                harness.auth(key, True), timeout=300,
+                harness.auth(key, True), timeout=900,
             )  # fmt: skip
             seconds = time.perf_counter() - started
             after = harness.snapshot(server)
