@@ -149,7 +149,7 @@ async def run_webhook_worker() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await run_worker(db, settings, stop)
+        await run_worker(db, settings, stop, notified=True)
     finally:
         await db.dispose()
 

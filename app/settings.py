@@ -46,8 +46,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="CIDRs a webhook may reach although they are loopback or private, e.g. 127.0.0.0/8",
     )
+    # A fallback: the API process wakes its worker at commit, PostgreSQL wakes any by NOTIFY.
     webhook_poll_interval_seconds: float = Field(default=0.2, gt=0)
     webhook_batch_size: int = Field(default=50, gt=0, le=1000)
+    # Deliveries one worker has on the way at once; it leases more as each one ends.
+    webhook_concurrency: int = Field(default=50, gt=0, le=1000)
     webhook_timeout_seconds: float = Field(default=10, gt=0)
     # Longer than a try can take, so a delivery is never sent by two workers at once.
     webhook_lease_seconds: float = Field(default=60, gt=0)

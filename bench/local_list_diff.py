@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -148,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        pg_name = f"ugs_bench_list_{uuid.uuid4().hex[:8]}"
+        pg_name = f"{os.environ.get('BENCH_DB_PREFIX', 'ugs_bench')}_list_{uuid.uuid4().hex[:8]}"
         if args.db == "pg":
             asyncio.run(_admin(f'CREATE DATABASE "{pg_name}"'))
             url = normalize_database_url(PG_ADMIN_URL).rsplit("/", 1)[0] + f"/{pg_name}"
@@ -175,7 +176,7 @@ def main() -> None:
             if args.db == "pg":
                 asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
 
-    result: dict[str, Any] = {"db": args.db, "reps": args.reps}
+    result: dict[str, Any] = {"db": args.db, "reps": args.reps, "load_average_1m_at_end": os.getloadavg()[0]}
     for name, world in worlds.items():
         result[name] = {
             "cards": world["size"],

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import harness, operator_tools, report, workload
+from bench import export_speed, harness, operator_tools, report, workload
 from bench.common import (
     BENCH_WRITE_UID_PREFIX,
     GENERATOR_VERSION,
@@ -602,7 +602,9 @@ def suite(cfg: Config, kind: str, run_dir: Path) -> dict[str, Any]:
         result["session_report"] = operator_tools.session_reports(server, admin)
         if not cfg.skip_export:
             wait_for_quiet(cfg.quiet_wait)
-            result["export"] = export_csv(server, admin, meta_full["rows"]["charging_sessions"])
+            sessions_total = meta_full["rows"]["charging_sessions"]
+            result["export_speed"] = export_speed.measure(server, admin, sessions_total)
+            result["export"] = result["export_speed"]["runs"][-1]["export"]
         result["rss_end_mb"] = server.rss()
     finally:
         server.stop()
@@ -747,7 +749,7 @@ def targets_for(kind: str, res: dict[str, Any]) -> list[dict[str, Any]]:
     if "authorize" in res:
         _load_targets(kind, res, add)
     _operator_targets(kind, res, add)
-    return rows
+    return rows + export_speed.targets(kind, res)
 
 
 def _load_targets(kind: str, res: dict[str, Any], add: Any) -> None:

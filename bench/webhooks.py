@@ -59,6 +59,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a production receiver behind any server
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 now = time.time()
@@ -68,6 +70,7 @@ class Receiver:
                     with receiver.lock:
                         receiver.bad_signatures += 1
                     self.send_response(400)
+                    self.send_header("content-length", "0")
                     self.end_headers()
                     return
                 with receiver.lock:
@@ -78,6 +81,7 @@ class Receiver:
                         event["id"], datetime.fromisoformat(event["timestamp"]).timestamp()
                     )
                 self.send_response(204)
+                self.send_header("content-length", "0")
                 self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -94,10 +98,22 @@ class Receiver:
             self.server = None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def quantile_ms(values: list[float], q: int) -> float | None:
+    if len(values) < 2:
+        return None
+    return round(statistics.quantiles(values, n=100)[q - 1] * 1000, 1)
+
+
 def database(kind: str, directory: Path) -> tuple[str, Any]:
     if kind == "sqlite":
         return f"sqlite:///{directory / 'bench.db'}", None
-    name = f"ugs_webhook_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{os.environ.get('BENCH_DB_PREFIX', 'ugs_bench')}_webhooks_{uuid.uuid4().hex[:8]}"
     subprocess.run(["psql", PG_URL, "-qc", f'CREATE DATABASE "{name}"'], check=True)
     return PG_URL.rsplit("/", 1)[0] + f"/{name}", name
 
@@ -108,6 +124,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--down", type=float, default=60, help="receiver down for this long")
+    parser.add_argument("--latency-only", action="store_true", help="skip the SIGKILL and outage cases")
+    parser.add_argument(
+        "--worker-root", type=Path, default=ROOT, help="a checkout whose `ugs worker` runs (an A/B)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url, pg_name = database(args.db, Path(tmp))
@@ -144,31 +164,34 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
     key = made.stdout.strip().splitlines()[-1]
     port = free_port()
     server = subprocess.Popen([*ugs, "serve", "--port", str(port)], cwd=ROOT, env=env)
-    workers = [subprocess.Popen([*ugs, "worker"], cwd=ROOT, env=env)]
+    workers = [subprocess.Popen([*ugs, "worker"], cwd=args.worker_root, env=env)]
     receiver = Receiver()
     receiver.start()
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {key}"}
+    http = httpx.Client(timeout=60)  # the bench's own requests: a loaded machine answers slowly
     try:
-        for _ in range(200):
+        started = time.monotonic()
+        while time.monotonic() - started < 180:  # a loaded machine starts the server slowly
             try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
+                if http.get(f"{base}/healthz").status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
-        created = httpx.post(
+                time.sleep(0.2)
+        created = http.post(
             f"{base}/v1/webhook-endpoints",
             json={"url": f"http://127.0.0.1:{receiver.port}/hook", "event_types": ["card.updated"]},
             headers=headers,
         ).json()
         receiver.secret = created["secret"]
-        group = httpx.post(f"{base}/v1/user-groups", json={"name": "bench"}, headers=headers).json()
+        group = http.post(f"{base}/v1/user-groups", json={"name": "bench"}, headers=headers).json()
         # Many cards, changed in turn: changes of one row would queue on its lock.
         cards = [{"uid": f"BENCH{number:04d}"} for number in range(CARDS)]
-        httpx.post(f"{base}/v1/user-groups/{group['id']}/cards/bulk", json={"cards": cards}, headers=headers)
-        listed = httpx.get(f"{base}/v1/user-groups/{group['id']}/cards?limit=200", headers=headers).json()
+        http.post(f"{base}/v1/user-groups/{group['id']}/cards/bulk", json={"cards": cards}, headers=headers)
+        listed = http.get(f"{base}/v1/user-groups/{group['id']}/cards?limit=200", headers=headers).json()
         card_ids = [card["id"] for card in listed["items"]]
         sent: dict[str, float] = {}
+        failed_changes: list[int] = []  # refused or timed out (not events unless they committed)
 
         async def drive(seconds: float, on_tick: Any = None) -> None:
             interval = 1 / args.rate
@@ -189,11 +212,16 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
             sent[str(tick)] = at
             card_id = card_ids[tick % len(card_ids)]
             for _ in range(5):  # a 503 (the database busy) is retried, as a client would
-                response = await client.patch(f"/v1/cards/{card_id}", json={"label": f"bench {tick}"})
+                try:
+                    response = await client.patch(f"/v1/cards/{card_id}", json={"label": f"bench {tick}"})
+                except httpx.TimeoutException:
+                    failed_changes.append(tick)  # an overloaded server; if it committed, the feed has it
+                    return
                 if response.status_code != 503:
                     break
                 await asyncio.sleep(0.2)
-            response.raise_for_status()
+            if response.status_code >= 400:
+                failed_changes.append(tick)
 
         def event_ids() -> dict[str, float]:
             """Event id -> when its change was sent (label 'bench N' -> tick N)."""
@@ -205,7 +233,7 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
                     "limit": 500,
                     **({"cursor": page_cursor} if page_cursor else {}),
                 }
-                page = httpx.get(f"{base}/v1/events", params=params, headers=headers).json()
+                page = http.get(f"{base}/v1/events", params=params, headers=headers).json()
                 for event in page["items"]:
                     tick = event["data"]["state"]["label"].split()[-1]
                     found[event["id"]] = sent[tick]
@@ -226,9 +254,48 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
                 missing = set(expected) - set(receiver.arrivals)
             return len(expected), len(missing), timeout - (deadline - time.monotonic())
 
+        def cpu_now() -> dict[str, float]:
+            times = os.times()
+            return {
+                "server": cpu_seconds(server.pid),
+                "worker": cpu_seconds(workers[-1].pid),
+                "bench_driver_and_receiver": times.user + times.system,
+            }
+
+        def split(expected: dict[str, float]) -> dict[str, Any]:
+            """Event time -> the worker's try (commit, wait for a worker), and try -> arrival
+            (signing, HTTP, the receiver), from the delivery log of first tries that succeeded."""
+            log: list[Any] = []
+            cursor = None
+            while True:
+                params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+                page = http.get(
+                    f"{base}/v1/webhook-endpoints/{created['id']}/deliveries", params=params, headers=headers
+                ).json()
+                log += page["items"]
+                cursor = page.get("next_cursor")
+                if not cursor or not page["items"]:
+                    break
+            to_try, to_arrival = [], []
+            for item in log:
+                event_id = item["event_id"]
+                if item["attempts"] != 1 or event_id not in expected or event_id not in receiver.arrivals:
+                    continue
+                tried = datetime.fromisoformat(item["last_attempt_at"]).timestamp()
+                to_try.append(tried - receiver.changed_at[event_id])
+                to_arrival.append(receiver.arrivals[event_id] - tried)
+            return {
+                "event_to_try_p50_ms": quantile_ms(to_try, 50),
+                "event_to_try_p99_ms": quantile_ms(to_try, 99),
+                "try_to_arrival_p50_ms": quantile_ms(to_arrival, 50),
+                "try_to_arrival_p99_ms": quantile_ms(to_arrival, 99),
+            }  # fmt: skip
+
         # 1. latency at a steady rate
+        cpu_before, load_before, began = cpu_now(), os.getloadavg(), time.monotonic()
         asyncio.run(drive(args.seconds))
         total, lost, _ = wait_all(60)
+        cpu_after, load_after, took_s = cpu_now(), os.getloadavg(), time.monotonic() - began
         expected = event_ids()
         latencies = sorted(
             receiver.arrivals[i] - receiver.changed_at[i] for i in expected if i in receiver.arrivals
@@ -241,7 +308,19 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
             "p50_ms": round(quantiles[49] * 1000, 1), "p99_ms": round(quantiles[98] * 1000, 1),
             "max_ms": round(latencies[-1] * 1000, 1),
             "from_request_p99_ms": round(statistics.quantiles(from_request, n=100)[98] * 1000, 1),
+            "achieved_changes_per_second": round(total / args.seconds, 1),
+            "changes_refused_or_timed_out": len(failed_changes),
+            **split(expected),
+            "load_average_1m_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+            "cpu_share_of_one_core": {
+                name: round((cpu_after[name] - cpu_before[name]) / took_s, 2) for name in cpu_after
+            },
         }  # fmt: skip
+
+        print(json.dumps({"latency": latency}), file=sys.stderr, flush=True)  # kept if a later case fails
+        if args.latency_only:
+            kind = database_url.split(":", 1)[0]
+            return {"database": kind, "worker_root": str(args.worker_root), "latency": latency}
 
         # 2. the worker killed with SIGKILL mid-batch, a new one started 2 s later
         before = len(receiver.arrivals)
@@ -259,6 +338,7 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
         asyncio.run(drive(args.seconds, kill_once))
         total, lost, _ = wait_all(120)
         sigkill = {"changes": total - before, "lost": lost, "copies_received": receiver.copies}
+        print(json.dumps({"sigkill": sigkill}), file=sys.stderr, flush=True)
 
         # 3. the receiver down for `--down` seconds while changes go on
         receiver.stop()
@@ -276,8 +356,10 @@ def run(database_url: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any
             "database": database_url.split(":", 1)[0],
             "latency": latency, "sigkill": sigkill, "receiver_down": outage,
             "bad_signatures": receiver.bad_signatures,
+            "changes_refused_or_timed_out_all_phases": len(failed_changes),
         }  # fmt: skip
     finally:
+        http.close()
         receiver.stop()
         for process in [*workers, server]:
             if process.poll() is None:

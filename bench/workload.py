@@ -222,17 +222,18 @@ def remove_bench_writes(reader: Reader, vacuum: bool = True) -> int:
     before = reader.fetch(f"SELECT count(*) FROM cards WHERE uid LIKE '{BENCH_WRITE_UID_PREFIX}%'")[0][0]
     if before:
         reader.execute(f"DELETE FROM cards WHERE uid LIKE '{BENCH_WRITE_UID_PREFIX}%'")
-        written = (
+        reader.execute(f"DELETE FROM local_list_entries WHERE id_tag LIKE '{BENCH_WRITE_UID_PREFIX}%'")
+        records = (
             "SELECT id FROM audit_events WHERE action IN ('card.added', 'cards.bulk_added', "
             "'cards.bulk_blocked', 'cards.bulk_unblocked') AND actor_name = 'bench-admin'"
         )
-        # Their change events (and any webhook deliveries of those) point at the audit records.
+        # Their webhook deliveries and change events (the feed) first: they reference the records.
         reader.execute(
             "DELETE FROM webhook_deliveries WHERE event_seq IN "
-            f"(SELECT seq FROM change_events WHERE audit_event_id IN ({written}))"
+            f"(SELECT seq FROM change_events WHERE audit_event_id IN ({records}))"
         )
-        reader.execute(f"DELETE FROM change_events WHERE audit_event_id IN ({written})")
-        reader.execute(f"DELETE FROM audit_events WHERE id IN ({written})")
+        reader.execute(f"DELETE FROM change_events WHERE audit_event_id IN ({records})")
+        reader.execute(f"DELETE FROM audit_events WHERE id IN ({records})")
         if vacuum and reader.kind == "pg":
             reader.execute("VACUUM (ANALYZE) cards")
             reader.execute("VACUUM (ANALYZE) audit_events")

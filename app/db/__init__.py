@@ -1,6 +1,6 @@
 """Engine, pool, sessions and the unit of work (the only place that commits), below every layer."""
 
-from app.db.database import Database, PoolStatus, UnitOfWork, open_session
+from app.db.database import Database, PoolStatus, UnitOfWork, open_session, signal_on_commit
 from app.db.engine import APPLICATION_NAME, configure_sqlite, create_engine, is_sqlite
 from app.db.faults import is_database_unavailable
 
@@ -14,4 +14,5 @@ __all__ = [
     "is_database_unavailable",
     "is_sqlite",
     "open_session",
+    "signal_on_commit",
 ]

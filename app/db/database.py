@@ -16,6 +16,15 @@ from sqlalchemy.util import await_, greenlet_spawn
 from app.db.engine import SKIP_CHECKOUT_PING, create_engine, is_sqlite
 from app.settings import Settings, normalize_database_url
 
+# session.info key: names of the process's commit signals a transaction raises when it commits.
+_COMMIT_SIGNALS = "ugs_commit_signals"
+
+
+def signal_on_commit(session: AsyncSession, name: str) -> None:
+    """Sets this process's `Database.commit_signal(name)` once the session's transaction commits
+    (the in-process webhook worker wakes at once, instead of at its next poll)."""
+    session.info.setdefault(_COMMIT_SIGNALS, set()).add(name)
+
 
 @dataclass(frozen=True)
 class PoolStatus:
@@ -40,6 +49,11 @@ class Database:
         # open overflow connections and close them again on return (SQLAlchemy's QueuePool keeps
         # only DB_POOL_SIZE idle), a new PostgreSQL backend per burst. Overflow is for the others.
         self._hot_path_slots = asyncio.Semaphore(settings.db_pool_size)
+        self._commit_signals: dict[str, asyncio.Event] = {}
+
+    def commit_signal(self, name: str) -> asyncio.Event:
+        """Set whenever a transaction of this process that called signal_on_commit(name) commits."""
+        return self._commit_signals.setdefault(name, asyncio.Event())
 
     @property
     def is_sqlite(self) -> bool:
@@ -149,7 +163,10 @@ class UnitOfWork:
         try:
             if exc_type is None:
                 await self.session.commit()
+                for name in self.session.info.pop(_COMMIT_SIGNALS, ()):
+                    self.db.commit_signal(name).set()
             else:
                 await self.session.rollback()
         finally:
+            self.session.info.pop(_COMMIT_SIGNALS, None)
             await self.session.close()

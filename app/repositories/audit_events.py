@@ -2,12 +2,13 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Row, Select
 
 from app.models import AuditEvent
 from app.pagination import PageRequest
-from app.repositories.base import Repository
+from app.repositories.base import Repository, paginate
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,12 @@ class AuditEventRepository(Repository[AuditEvent]):
 
     async def search(self, page: PageRequest, filters: AuditFilters) -> tuple[Sequence[AuditEvent], bool]:
         return await self.page(self._filtered(filters), page)
+
+    async def search_rows(self, page: PageRequest, filters: AuditFilters) -> tuple[Sequence[Row[Any]], bool]:
+        """As `search`, as plain rows (Core, no ORM objects): what the JSON pages read."""
+        statement = self._filtered(filters).with_only_columns(*AuditEvent.__table__.columns)
+        rows = (await self.session.execute(paginate(statement, AuditEvent, page))).all()
+        return rows[: page.limit], len(rows) > page.limit
 
     async def stream(self, filters: AuditFilters) -> AsyncIterator[AuditEvent]:
         """Every matching record, oldest first, in batches through a server-side cursor."""

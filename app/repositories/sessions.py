@@ -1,5 +1,5 @@
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -113,10 +113,3 @@ class SessionRepository(Repository[ChargingSession]):
         self, page: PageRequest, filters: SessionFilters
     ) -> tuple[Sequence[ChargingSession], bool]:
         return await self.page(self._filtered(filters), page)
-
-    async def stream(self, filters: SessionFilters) -> AsyncIterator[ChargingSession]:
-        """Every matching session, oldest first, fetched in batches through a server-side cursor."""
-        statement = self._filtered(filters).order_by(ChargingSession.created_at, ChargingSession.id)
-        result = await self.session.stream_scalars(statement.execution_options(yield_per=1000))
-        async for charging_session in result:
-            yield charging_session

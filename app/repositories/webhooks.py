@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import signal_on_commit
 from app.enums import DeliveryStatus
 from app.models import ChangeEvent, WebhookDelivery, WebhookEndpoint
 from app.models.base import AUDITED_BULK
@@ -67,6 +68,21 @@ class WebhookDeliveryRepository(Repository[WebhookDelivery]):
 
 
 # The worker's queue ------------------------------------------------------------------------------
+
+# The wake-up of the workers: a commit signal in this process, a NOTIFY for the others (PostgreSQL).
+DELIVERIES_DUE = "ugs_webhook_deliveries"
+
+
+async def announce_deliveries(session: AsyncSession) -> None:
+    """Wakes the workers when the transaction that added deliveries commits: NOTIFY is held back by
+    PostgreSQL until the commit (and dropped on a rollback), and sent once per transaction."""
+    transaction = session.sync_session.get_transaction()
+    if session.info.get(DELIVERIES_DUE) is transaction:
+        return
+    session.info[DELIVERIES_DUE] = transaction
+    signal_on_commit(session, DELIVERIES_DUE)
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_notify(DELIVERIES_DUE, "")))
 
 
 async def any_due(session: AsyncSession, now: datetime) -> bool:

@@ -46,11 +46,13 @@ bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: B
 
 async def current_context(
     request: Request,
-    session: Uow,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> RequestContext:
     raw_key = credentials.credentials if credentials else None
-    ctx = await api_key_service.authenticate(session, raw_key, getattr(request.state, "request_id", None))
+    db: Database = request.app.state.db
+    ctx = await api_key_service.authenticate_on_driver(
+        db, raw_key, getattr(request.state, "request_id", None)
+    )
     return remember_caller(request, ctx)
 
 

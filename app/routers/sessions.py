@@ -1,45 +1,21 @@
 import uuid
-from collections.abc import AsyncIterator, Callable
-from decimal import Decimal
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.csv_cells import Cell, CsvWriter
-from app.currencies import amount_text
 from app.enums import AuthorizationStatus, SessionStatus
 from app.errors import NotFound, SessionAlreadyStopped
-from app.models import ChargingSession
 from app.problems import problem_responses
 from app.routers.deps import InfrastructureReader, Integration, PageParams, Uow, next_cursor
 from app.routers.route import ApiRoute
 from app.schemas.common import NO_CONTROL_CHARACTERS, Page, UtcDateTime
 from app.schemas.sessions import SessionRead, SessionStart, SessionStop
+from app.services import session_export
 from app.services import sessions as service
-from app.services.context import RequestContext
 
 router = APIRouter(route_class=ApiRoute, prefix="/sessions", tags=["sessions"])
-
-# The export's columns, each with its cell: header and rows come from this one table.
-# Text from clients (names, labels, ids) is str; numbers and times keep their types, so CsvWriter
-# neutralizes exactly the text (README, API conventions).
-EXPORT: dict[str, Callable[[ChargingSession], Cell]] = {
-    "session_id": lambda s: s.id,
-    "transaction_id": lambda s: s.transaction_id,
-    "user_group": lambda s: s.user_group_name,
-    "card_uid": lambda s: s.id_token,
-    "card_label": lambda s: s.card_label,
-    "charging_group": lambda s: s.charging_group_name,
-    "evse_id": lambda s: s.evse_id,
-    "started_at": lambda s: s.started_at,
-    "stopped_at": lambda s: s.stopped_at,
-    "energy_kwh": lambda s: None if s.energy_kwh is None else s.energy_kwh.normalize(),
-    "cost": lambda s: None if s.cost is None else Decimal(amount_text(s.cost, s.currency)),
-    "currency": lambda s: s.currency,
-    "tariff": lambda s: _describe_tariff(s.tariff_snapshot),
-    "decision": lambda s: s.decision_status,
-}
 
 
 def session_filters(
@@ -137,8 +113,15 @@ async def list_sessions(
 )
 async def export_sessions(ctx: InfrastructureReader, filters: Filters, request: Request) -> StreamingResponse:
     """Every matching session as CSV, oldest first, streamed in constant memory."""
+
+    async def lines() -> AsyncIterator[bytes]:
+        # The request's unit of work has ended when the body streams: the export has its own session.
+        async with request.app.state.db.sessionmaker() as export_session:
+            async for chunk in session_export.sessions_csv(export_session, ctx, filters):
+                yield chunk
+
     return StreamingResponse(
-        _csv_lines(request, ctx, filters),
+        lines(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="sessions.csv"'},
     )
@@ -147,36 +130,3 @@ async def export_sessions(ctx: InfrastructureReader, filters: Filters, request: 
 @router.get("/{session_id}", response_model=SessionRead, responses=problem_responses(NotFound))
 async def get_session(session_id: uuid.UUID, ctx: InfrastructureReader, session: Uow) -> SessionRead:
     return to_read(await service.get_session(session, ctx, session_id))
-
-
-async def _csv_lines(
-    request: Request, ctx: RequestContext, filters: service.SessionFilters
-) -> AsyncIterator[str]:
-    # The request's unit of work has ended when the body streams; the export reads in its own session.
-    writer = CsvWriter()
-    writer.writerow(EXPORT)
-    async with request.app.state.db.sessionmaker() as export_session:
-        count = 0
-        async for s in service.stream_sessions(export_session, ctx, filters):
-            writer.writerow(cell(s) for cell in EXPORT.values())
-            count += 1
-            if count % 500 == 0:
-                yield writer.take()
-    yield writer.take()
-
-
-def _describe_tariff(snapshot: dict[str, Any] | None) -> str:
-    if not snapshot:
-        return ""
-    currency = snapshot["currency"]
-
-    def amount(name: str) -> str:
-        return amount_text(Decimal(snapshot[name]), currency)
-
-    parts = [f"{currency} {amount('price_per_kwh')}/kWh"]
-    if snapshot.get("session_fee") is not None:
-        parts.append(f"{amount('session_fee')}/session")
-    if snapshot.get("parking_fee_per_hour") is not None:
-        grace = snapshot.get("parking_grace_minutes") or 0
-        parts.append(f"{amount('parking_fee_per_hour')}/h parking after {grace} min")
-    return " + ".join(parts)

@@ -1,6 +1,6 @@
 import uuid
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -15,7 +15,7 @@ from app.errors import (
 from app.problems import problem_responses
 from app.routers.activation import activated
 from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
-from app.routers.route import ApiRoute, side_effect_free
+from app.routers.route import ApiRoute, json_response, side_effect_free
 from app.schemas.activation import ChargingGroupRef
 from app.schemas.audit import AuditEventRead
 from app.schemas.common import NO_CONTROL_CHARACTERS, Page
@@ -33,6 +33,7 @@ from app.schemas.user_groups import (
     UserGroupSummary,
 )
 from app.services import user_groups as service
+from app.services.policy import Verdict
 
 router = APIRouter(route_class=ApiRoute, prefix="/user-groups", tags=["user-groups"])
 
@@ -41,6 +42,12 @@ class StatusFilter(StrEnum):
     active = "active"
     archived = "archived"
     all = "all"
+
+
+def allowed(verdicts: dict[str, Verdict]) -> AllowedActions:
+    return AllowedActions(
+        **{action: ActionVerdict(allowed=v.allowed, reason=v.reason) for action, v in verdicts.items()}
+    )
 
 
 def to_read(detail: service.UserGroupDetail) -> UserGroupRead:
@@ -60,35 +67,81 @@ def to_read(detail: service.UserGroupDetail) -> UserGroupRead:
         ),
         cards=CardsBox(count=detail.card_count),
         session_count=detail.session_count,
-        allowed_actions=AllowedActions(
-            **{
-                action: ActionVerdict(allowed=verdict.allowed, reason=verdict.reason)
-                for action, verdict in detail.allowed_actions.items()
-            }
-        ),
+        allowed_actions=allowed(detail.allowed_actions),
         created_at=group.created_at,
         updated_at=group.updated_at,
     )
 
 
-def to_summary(item: service.UserGroupListItem) -> UserGroupSummary:
-    group = item.group
+SUMMARY_FIELDS = tuple(TariffSummary.model_fields)
+
+
+def tariff_of(row: service.GroupRow) -> dict[str, Any] | None:
+    if row.tariff_id is None:
+        return None
+    return {
+        "id": row.tariff_id,
+        "currency": row.currency,
+        "price_per_kwh": row.price_per_kwh,
+        "session_fee": row.session_fee,
+        "parking_fee_per_hour": row.parking_fee_per_hour,
+        "parking_grace_minutes": row.parking_grace_minutes,
+        "valid_from": row.valid_from,
+        "valid_until": row.valid_until,
+    }
+
+
+def activation_of(row: service.GroupRow) -> ActivationSummary:
+    if row.activation_scope == ActivationScope.all:
+        groups, connectors = row.organization_charging_groups, row.organization_connectors
+    elif row.activation_scope == ActivationScope.custom:
+        groups, connectors = row.activated_charging_groups, row.activated_connectors or 0
+    else:
+        groups, connectors = 0, 0
+    return ActivationSummary(
+        scope=row.activation_scope, charging_group_count=groups, connector_count=connectors
+    )
+
+
+def to_summary(row: service.GroupRow) -> UserGroupSummary:
+    tariff = tariff_of(row)
+    activation = activation_of(row)
     return UserGroupSummary(
-        id=group.id,
-        name=group.name,
-        type=group.type,
-        status=group.status,
-        activation_scope=group.activation_scope,
-        tariff=TariffSummary.model_validate(item.tariff) if item.tariff else None,
+        id=row.id,
+        name=row.name,
+        type=row.type,
+        status=row.status,
+        activation_scope=row.activation_scope,
+        tariff=TariffSummary(**{name: tariff[name] for name in SUMMARY_FIELDS}) if tariff else None,
         counts=UserGroupCounts(
-            charging_groups=item.activation.charging_groups,
-            connectors=item.activation.connectors,
-            cards=item.card_count,
-            sessions=item.session_count,
+            charging_groups=activation.charging_group_count,
+            connectors=activation.connector_count,
+            cards=row.card_count,
+            sessions=row.session_count,
         ),
-        archived_at=group.archived_at,
-        created_at=group.created_at,
-        updated_at=group.updated_at,
+        archived_at=row.archived_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def page_to_read(page: service.UserGroupPage) -> UserGroupRead:
+    """The same representation as `to_read`, from the page's one statement."""
+    row, tariff = page.row, tariff_of(page.row)
+    return UserGroupRead(
+        id=row.id,
+        name=row.name,
+        type=row.type,
+        status=row.status,
+        archived_at=row.archived_at,
+        tariff=TariffRead.model_validate(tariff) if tariff else None,
+        upcoming_tariff=TariffRead.model_validate(page.upcoming_tariff) if page.upcoming_tariff else None,
+        activation=activation_of(row),
+        cards=CardsBox(count=row.card_count),
+        session_count=row.session_count,
+        allowed_actions=allowed(page.allowed_actions),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -105,13 +158,15 @@ async def list_user_groups(
         str | None,
         Query(max_length=100, pattern=NO_CONTROL_CHARACTERS, description="Part of the name, any case"),
     ] = None,
-) -> Page[UserGroupSummary]:
+) -> Response:
     """User groups, newest first, each with its tariff summary and counts."""
     wanted = None if status_filter == StatusFilter.all else UserGroupStatus(status_filter.value)
-    items, more = await service.list_user_groups(session, ctx, page, wanted, type_filter, q)
-    return Page(
-        items=[to_summary(item) for item in items],
-        next_cursor=next_cursor(items, more, lambda i: i.group.created_at, lambda i: i.group.id),
+    rows, more = await service.list_user_groups(session, ctx, page, wanted, type_filter, q)
+    return json_response(
+        Page(
+            items=[to_summary(row) for row in rows],
+            next_cursor=next_cursor(rows, more, lambda r: r.created_at, lambda r: r.id),
+        )
     )
 
 
@@ -160,9 +215,9 @@ async def create_user_group(
 
 
 @router.get("/{user_group_id}", response_model=UserGroupRead, responses=problem_responses(NotFound))
-async def get_user_group(user_group_id: uuid.UUID, ctx: Reader, session: Uow) -> UserGroupRead:
+async def get_user_group(user_group_id: uuid.UUID, ctx: Reader, session: Uow) -> Response:
     """The group page: tariff box, charging-groups box, cards box, and what may be done now."""
-    return to_read(await service.get_user_group(session, ctx, user_group_id))
+    return json_response(page_to_read(await service.get_user_group(session, ctx, user_group_id)))
 
 
 @router.patch(
@@ -220,8 +275,9 @@ async def restore_user_group(user_group_id: uuid.UUID, ctx: Manager, session: Uo
 )
 async def get_user_group_history(
     user_group_id: uuid.UUID, ctx: Reader, session: Uow, page: PageParams
-) -> Page[AuditEventRead]:
+) -> Response:
     """Every change of the group, its tariff, activation and cards, newest first (also after deletion)."""
     events, more = await service.history(session, ctx, user_group_id, page)
     items = [AuditEventRead.model_validate(event) for event in events]
-    return Page(items=items, next_cursor=next_cursor(items, more, lambda e: e.created_at, lambda e: e.id))
+    cursor = next_cursor(items, more, lambda e: e.created_at, lambda e: e.id)
+    return json_response(Page(items=items, next_cursor=cursor))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import Database
 from app.enums import AuditAction, Role
 from app.errors import AlreadyExists, Unauthenticated
 from app.models import ApiKey, Organization
@@ -18,6 +19,7 @@ from app.repositories.api_keys import (
     find_key_by_prefix,
     find_organization_by_name,
 )
+from app.repositories.authorization import read_key_and_facts
 from app.services import audit
 from app.services.context import RequestContext
 from app.services.entities import get_or_404
@@ -51,6 +53,19 @@ async def authenticate(session: AsyncSession, raw_key: str | None, request_id: s
         raise Unauthenticated("Send a valid API key as `Authorization: Bearer <key>`.")
     return verified_context(
         raw_key, key.key_hash, key.revoked_at, key.organization_id, key.id, key.name, key.role, request_id
+    )
+
+
+async def authenticate_on_driver(db: Database, raw_key: str | None, request_id: str | None) -> RequestContext:
+    """As `authenticate`, read on the driver outside any transaction (the authorize hot path's
+    compiled key read): no ORM statement, and on SQLite no thread hop. Every request pays it."""
+    prefix = parse_prefix(raw_key) if raw_key else None
+    found = await read_key_and_facts(db, prefix, None, None) if prefix else None
+    if found is None:
+        raise Unauthenticated("Send a valid API key as `Authorization: Bearer <key>`.")
+    key, _ = found
+    return verified_context(
+        raw_key, key.key_hash, key.revoked_at, key.organization_id, key.key_id, key.name, key.role, request_id
     )
 
 

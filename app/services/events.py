@@ -11,7 +11,7 @@ from app.enums import EntityType
 from app.models import AuditEvent, ChangeEvent, WebhookDelivery
 from app.pagination import FEED_START, FeedPosition
 from app.repositories import events as repository
-from app.repositories.webhooks import subscribed_endpoints
+from app.repositories.webhooks import announce_deliveries, subscribed_endpoints
 from app.schemas.events import Actor, Event, EventData, ResourceRef
 from app.services.context import RequestContext
 
@@ -45,6 +45,7 @@ async def publish(session: AsyncSession, audit_event: AuditEvent, state: dict[st
                     next_attempt_at=audit_event.created_at,
                 )
             )
+        await announce_deliveries(session)
 
 
 def to_event(change: ChangeEvent, audit_event: AuditEvent) -> Event:

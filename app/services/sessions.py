@@ -1,7 +1,7 @@
 """Charging sessions reported by the charge-point backend, documented with the group's tariff."""
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,6 @@ __all__ = [
     "list_sessions",
     "start_session",
     "stop_session",
-    "stream_sessions",
 ]
 from app.repositories.user_groups import UserGroupRepository
 from app.schemas.sessions import MAX_SESSION_DURATION, MAX_SESSION_ENERGY_WH, SessionStart, SessionStop
@@ -191,9 +190,3 @@ async def list_sessions(
     session: AsyncSession, ctx: RequestContext, page: PageRequest, filters: SessionFilters
 ) -> tuple[Sequence[ChargingSession], bool]:
     return await SessionRepository(session, ctx.organization_id).search(page, filters)
-
-
-def stream_sessions(
-    session: AsyncSession, ctx: RequestContext, filters: SessionFilters
-) -> AsyncIterator[ChargingSession]:
-    return SessionRepository(session, ctx.organization_id).stream(filters)

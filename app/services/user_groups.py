@@ -7,24 +7,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ActivationScope, AuditAction, UserGroupStatus, UserGroupType
 from app.errors import AlreadyExists
-from app.models import AuditEvent, Card, TariffVersion, UserGroup
+from app.models import Card, TariffVersion, UserGroup
 from app.pagination import PageRequest
 from app.repositories.activation import ActivationRepository, ActivationTotals
 from app.repositories.audit_events import AuditEventRepository, AuditFilters
 from app.repositories.cards import CardRepository
 from app.repositories.sessions import SessionRepository
 from app.repositories.tariffs import TariffRepository
+from app.repositories.user_group_pages import GroupRow as GroupRow
+from app.repositories.user_group_pages import UserGroupPageRepository
 from app.repositories.user_groups import UserGroupRepository
 from app.schemas.tariffs import TariffInput
 from app.schemas.user_groups import UserGroupCreate
 from app.services import audit, local_lists, policy
 from app.services.activation import ActivationPlan, enable_access_control, plan_activation
 from app.services.context import RequestContext
-from app.services.entities import get_or_404, lock_group
+from app.services.entities import found, get_or_404, lock_group
 from app.services.tariffs import add_tariff_version
 
 
@@ -116,9 +119,25 @@ async def create_user_group(
 # Reading ---------------------------------------------------------------------------------------
 
 
-async def get_user_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroupDetail:
-    group = await get_or_404(UserGroupRepository(session, ctx.organization_id), id_)
-    return await _detail(session, ctx, group)
+@dataclass(frozen=True)
+class UserGroupPage:
+    """The group page as one statement reads it (the writes answer `UserGroupDetail`, the same
+    representation built from their ORM objects)."""
+
+    row: GroupRow
+    upcoming_tariff: TariffVersion | None
+    allowed_actions: dict[str, policy.Verdict]
+
+
+async def get_user_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroupPage:
+    row = found(await UserGroupPageRepository(session, ctx.organization_id).get(id_), UserGroup, id_)
+    # The policy reads the group's status only: a transient object, never added to the session.
+    group = UserGroup(status=row.status)
+    return UserGroupPage(
+        row=row,
+        upcoming_tariff=await TariffRepository(session, ctx.organization_id).upcoming(id_),
+        allowed_actions=policy.allowed_actions(group, has_sessions=row.session_count > 0),
+    )
 
 
 async def _detail(session: AsyncSession, ctx: RequestContext, group: UserGroup) -> UserGroupDetail:
@@ -141,11 +160,11 @@ async def list_user_groups(
     status: UserGroupStatus | None,
     type_: UserGroupType | None,
     name_contains: str | None,
-) -> tuple[list[UserGroupListItem], bool]:
-    groups, more = await UserGroupRepository(session, ctx.organization_id).search(
+) -> tuple[list[GroupRow], bool]:
+    """A page of groups with their counts and current tariff: one statement."""
+    return await UserGroupPageRepository(session, ctx.organization_id).search(
         page, status, type_, name_contains
     )
-    return await _with_counts(session, ctx, groups), more
 
 
 async def _with_counts(
@@ -184,9 +203,10 @@ async def _with_counts(
 
 async def history(
     session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, page: PageRequest
-) -> tuple[Sequence[AuditEvent], bool]:
-    """Readable after deletion too: the trail outlives the group."""
-    events, more = await AuditEventRepository(session, ctx.organization_id).search(
+) -> tuple[Sequence[Row[Any]], bool]:
+    """Readable after deletion too: the trail outlives the group. Plain rows (the record's
+    columns by name, no ORM objects), for the JSON page."""
+    events, more = await AuditEventRepository(session, ctx.organization_id).search_rows(
         page, AuditFilters(user_group_id=id_)
     )
     if not events and page.after is None:

@@ -10,6 +10,7 @@ the token is still there, so a worker that overran its lease cannot overwrite an
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ from app.services.context import RequestContext
 from app.settings import Settings
 
 WORKER_ACTOR = "webhook worker"
+WAKE_SIGNAL = queue.DELIVERIES_DUE  # set (and NOTIFY'd on PostgreSQL) when deliveries commit
 ERROR_LENGTH = 500
 
 
@@ -35,6 +37,7 @@ class Job:
     event_id: uuid.UUID
     body: str
     attempts: int
+    lease_token: uuid.UUID  # the claim's: its outcome is written only while the lease holds
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,14 @@ async def any_due(session: AsyncSession) -> bool:
     return await queue.any_due(session, utcnow())
 
 
-async def claim(session: AsyncSession, settings: Settings, token: uuid.UUID) -> list[Job]:
+async def claim(
+    session: AsyncSession, settings: Settings, token: uuid.UUID, limit: int | None = None
+) -> list[Job]:
+    """Leases up to `limit` (at most WEBHOOK_BATCH_SIZE) due deliveries under `token`."""
     now = utcnow()
     lease_until = now + timedelta(seconds=settings.webhook_lease_seconds)
-    claimed = await queue.claim_due(session, now, settings.webhook_batch_size, lease_until, token)
+    size = min(limit or settings.webhook_batch_size, settings.webhook_batch_size)
+    claimed = await queue.claim_due(session, now, size, lease_until, token)
     if not claimed:
         return []
     bodies = await events.events_by_seq(session, [delivery.event_seq for delivery, _ in claimed])
@@ -73,6 +80,7 @@ async def claim(session: AsyncSession, settings: Settings, token: uuid.UUID) -> 
                 event_id=event.id,
                 body=event.model_dump_json(),
                 attempts=delivery.attempts,
+                lease_token=token,
             )
         )
     return jobs
@@ -91,36 +99,41 @@ def next_delay(settings: Settings, attempts: int) -> timedelta | None:
     return timedelta(seconds=delays[attempts - 1]) if attempts <= len(delays) else None
 
 
-async def finish(
-    session: AsyncSession, settings: Settings, token: uuid.UUID, outcomes: list[Outcome]
-) -> None:
-    failing: set[uuid.UUID] = set()
+async def finish(session: AsyncSession, settings: Settings, outcomes: list[Outcome]) -> None:
+    """Records the outcomes (each under its own lease); an endpoint with a success among them is
+    working, one whose every outcome here failed is failing (and disabled when for too long)."""
+    working: set[uuid.UUID] = set()
+    failed: dict[uuid.UUID, datetime] = {}  # endpoint -> its first failure here
     for outcome in outcomes:
         job = outcome.job
-        attempts = job.attempts + 1
-        last = {
-            "attempts": attempts,
-            "last_attempt_at": outcome.at,
-            "last_status_code": outcome.status_code,
-            "last_error": outcome.error[:ERROR_LENGTH] if outcome.error else None,
-        }
-        if outcome.succeeded:
-            values = {**last, "status": DeliveryStatus.succeeded, "delivered_at": outcome.at}
-        else:
-            delay = next_delay(settings, attempts)
-            if delay is None:
-                values = {**last, "status": DeliveryStatus.failed}
-            else:
-                values = {**last, "next_attempt_at": outcome.at + delay}
-        if not await queue.finish_attempt(session, job.delivery_id, token, values):
+        values = _values(settings, outcome)
+        if not await queue.finish_attempt(session, job.delivery_id, job.lease_token, values):
             continue  # the lease ran out and another worker has the delivery now
         if outcome.succeeded:
-            await queue.mark_endpoint_working(session, job.endpoint_id)
+            working.add(job.endpoint_id)
         else:
-            await queue.mark_endpoint_failing(session, job.endpoint_id, outcome.at)
-            failing.add(job.endpoint_id)
-    for endpoint_id in failing:
+            failed[job.endpoint_id] = min(outcome.at, failed.get(job.endpoint_id, outcome.at))
+    for endpoint_id in working:
+        await queue.mark_endpoint_working(session, endpoint_id)
+    for endpoint_id in failed.keys() - working:
+        await queue.mark_endpoint_failing(session, endpoint_id, failed[endpoint_id])
         await _disable_if_failing_too_long(session, settings, endpoint_id)
+
+
+def _values(settings: Settings, outcome: Outcome) -> dict[str, Any]:
+    attempts = outcome.job.attempts + 1
+    last = {
+        "attempts": attempts,
+        "last_attempt_at": outcome.at,
+        "last_status_code": outcome.status_code,
+        "last_error": outcome.error[:ERROR_LENGTH] if outcome.error else None,
+    }
+    if outcome.succeeded:
+        return {**last, "status": DeliveryStatus.succeeded, "delivered_at": outcome.at}
+    delay = next_delay(settings, attempts)
+    if delay is None:
+        return {**last, "status": DeliveryStatus.failed}
+    return {**last, "next_attempt_at": outcome.at + delay}
 
 
 async def _disable_if_failing_too_long(

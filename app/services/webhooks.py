@@ -11,7 +11,11 @@ from app.errors import NotFound
 from app.models import WebhookDelivery, WebhookEndpoint
 from app.models.base import utcnow
 from app.pagination import PageRequest
-from app.repositories.webhooks import WebhookDeliveryRepository, WebhookEndpointRepository
+from app.repositories.webhooks import (
+    WebhookDeliveryRepository,
+    WebhookEndpointRepository,
+    announce_deliveries,
+)
 from app.schemas.events import WebhookEndpointCreate, WebhookEndpointUpdate
 from app.services import audit, webhook_secrets
 from app.services.context import RequestContext
@@ -75,6 +79,7 @@ async def update_endpoint(
         if endpoint.enabled:  # enabled again: failures so far no longer count toward disabling it
             endpoint.disabled_reason = None
             endpoint.failing_since = None
+            await announce_deliveries(session)  # its waiting deliveries go out now
     await audit.record(
         session,
         ctx,
@@ -134,6 +139,7 @@ async def redeliver(
         created_at=utcnow(),
     )
     session.add(delivery)
+    await announce_deliveries(session)
     context = {"delivery_id": str(delivery.id), "of_delivery_id": str(earlier.id), "event_id": str(event_id)}
     await audit.record(session, ctx, AuditAction.webhook_delivery_requeued, endpoint, new=context)
     return delivery, event_id, event_type

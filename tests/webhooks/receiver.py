@@ -25,6 +25,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     in_flight: dict[str, int] = field(default_factory=dict)
     overlaps: list[str] = field(default_factory=list)  # webhook-ids received twice at once
+    peak_in_flight: int = 0  # the most requests it held at once
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, headers: dict[str, str], body: bytes) -> int:
@@ -33,6 +34,7 @@ class Receiver:
             if self.in_flight.get(message_id):
                 self.overlaps.append(message_id)
             self.in_flight[message_id] = self.in_flight.get(message_id, 0) + 1
+            self.peak_in_flight = max(self.peak_in_flight, sum(self.in_flight.values()))
             status = self.statuses.pop(0) if self.statuses else 200
             delay = self.delay_seconds
         time.sleep(delay)

@@ -1,0 +1,128 @@
+"""The user-group list and the group page read in one statement: each group with its counts
+(cards, sessions, charging groups and connectors of its activation, the organization's totals for
+scope `all`) and its current tariff, as typed rows (Core, no ORM objects). The counts are
+correlated subqueries on the groups of the page only, each an index range (`ix_cards_group_created`,
+`ix_charging_sessions_user_group_id`, the activations' primary key), so a page costs the same
+whatever the organization's size."""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import ActivationScope, UserGroupStatus, UserGroupType
+from app.models import (
+    Activation,
+    Card,
+    ChargingGroup,
+    ChargingSession,
+    Organization,
+    TariffVersion,
+    UserGroup,
+)
+from app.models.base import utcnow
+from app.pagination import PageRequest
+from app.repositories.base import escape_like, paginate
+
+
+class GroupRow(NamedTuple):
+    """A group of the list or the page, with its counts and current tariff (NULLs: none)."""
+
+    id: uuid.UUID
+    name: str
+    type: UserGroupType
+    status: UserGroupStatus
+    activation_scope: ActivationScope
+    archived_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    card_count: int
+    session_count: int
+    activated_charging_groups: int
+    activated_connectors: int | None
+    organization_charging_groups: int
+    organization_connectors: int
+    tariff_id: uuid.UUID | None
+    currency: str | None
+    price_per_kwh: Decimal | None
+    session_fee: Decimal | None
+    parking_fee_per_hour: Decimal | None
+    parking_grace_minutes: int | None
+    valid_from: datetime | None
+    valid_until: datetime | None
+
+
+def _count(*conditions: Any) -> Any:
+    return select(func.count()).where(*conditions).scalar_subquery()
+
+
+def _columns() -> tuple[Any, ...]:
+    sources: dict[str, Any] = {
+        **{name: getattr(UserGroup, name) for name in GroupRow._fields[:8]},
+        "card_count": _count(Card.user_group_id == UserGroup.id),
+        "session_count": _count(ChargingSession.user_group_id == UserGroup.id),
+        "activated_charging_groups": _count(Activation.user_group_id == UserGroup.id),
+        "activated_connectors": select(func.sum(ChargingGroup.connector_count))
+        .join(Activation, Activation.charging_group_id == ChargingGroup.id)
+        .where(Activation.user_group_id == UserGroup.id)
+        .scalar_subquery(),
+        "organization_charging_groups": select(Organization.charging_group_count)
+        .where(Organization.id == UserGroup.organization_id)
+        .scalar_subquery(),
+        "organization_connectors": select(Organization.connector_count)
+        .where(Organization.id == UserGroup.organization_id)
+        .scalar_subquery(),
+        "tariff_id": TariffVersion.id,
+        **{name: getattr(TariffVersion, name) for name in GroupRow._fields[15:]},
+    }
+    return tuple(sources[name].label(name) for name in GroupRow._fields)
+
+
+COLUMNS = _columns()
+
+
+def _statement(organization_id: uuid.UUID, at: datetime) -> Select[Any]:
+    current_tariff = and_(
+        TariffVersion.user_group_id == UserGroup.id,
+        TariffVersion.valid_from <= at,
+        or_(TariffVersion.valid_until.is_(None), TariffVersion.valid_until > at),
+    )
+    return (
+        select(*COLUMNS)
+        .select_from(UserGroup.__table__.outerjoin(TariffVersion, current_tariff))
+        .where(UserGroup.organization_id == organization_id)
+    )
+
+
+class UserGroupPageRepository:
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID) -> None:
+        self.session = session
+        self.organization_id = organization_id
+
+    async def search(
+        self,
+        page: PageRequest,
+        status: UserGroupStatus | None,
+        type_: UserGroupType | None,
+        name_contains: str | None,
+    ) -> tuple[list[GroupRow], bool]:
+        statement = _statement(self.organization_id, utcnow())
+        if status is not None:
+            statement = statement.where(UserGroup.status == status)
+        if type_ is not None:
+            statement = statement.where(UserGroup.type == type_)
+        if name_contains:
+            pattern = f"%{escape_like(name_contains.casefold())}%"
+            statement = statement.where(UserGroup.name_key.like(pattern, escape="\\"))
+        rows = [
+            GroupRow._make(row) for row in await self.session.execute(paginate(statement, UserGroup, page))
+        ]
+        return rows[: page.limit], len(rows) > page.limit
+
+    async def get(self, id_: uuid.UUID) -> GroupRow | None:
+        statement = _statement(self.organization_id, utcnow()).where(UserGroup.id == id_)
+        row = (await self.session.execute(statement)).first()
+        return None if row is None else GroupRow._make(row)
