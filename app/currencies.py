@@ -58,3 +58,11 @@ def amount_text(amount: Decimal, code: str | None) -> str:
     if units is not None and isinstance(exponent, int) and -exponent < units:
         normalized = normalized.quantize(Decimal(1).scaleb(-units))
     return format(normalized, "f")
+
+
+@cache
+def minor_units_table() -> tuple[tuple[str, int], ...]:
+    """Every code with a minor unit and its digits, for statements that round in the database."""
+    return tuple(
+        (currency.code, currency.exponent) for currency in iso4217.Currency if currency.exponent is not None
+    )

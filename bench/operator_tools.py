@@ -4,6 +4,7 @@ reports over one month of the full-size organization."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ def bulk_actions(
             started = time.perf_counter()
             status, _, raw = harness.request(
                 "127.0.0.1", server.port, "POST", f"/v1/user-groups/{group}/cards/actions", body,
-                harness.auth(key, True), timeout=300,
+                harness.auth(key, True), timeout=900,
             )  # fmt: skip
             seconds = time.perf_counter() - started
             after = harness.snapshot(server)
@@ -57,6 +58,7 @@ def bulk_actions(
                     if server.kind == "pg"
                     else None,
                     "other_cores": after.other_cores_since(before),
+                    "load_average_1m": round(os.getloadavg()[0], 2),
                 }
             )
             log(
@@ -107,6 +109,7 @@ def session_reports(server: harness.Server, key: str) -> dict[str, Any]:
             runs.append(
                 {
                     "seconds": round(seconds, 3),
+                    "load_average_1m": round(os.getloadavg()[0], 2),
                     "rows": len(body["rows"]),
                     "sessions": sum(total["session_count"] for total in body["totals"]),
                     "bytes": len(raw),
@@ -125,3 +128,50 @@ def session_reports(server: harness.Server, key: str) -> dict[str, Any]:
         "shapes": shapes,
         "max_s": max(shape["max_s"] for shape in shapes.values()),
     }
+
+
+def compare_bulk(bulk_add_ms_per_card: float, actions: dict[str, Any]) -> dict[str, Any]:
+    """The issue's bar: a bulk card action costs no more per card than the bulk add (same run)."""
+    action_ms = actions["ms_per_card_median"]
+    return {
+        "bulk_add_ms_per_card": bulk_add_ms_per_card,
+        "bulk_action_ms_per_card": action_ms,
+        "ratio": round(action_ms / bulk_add_ms_per_card, 3) if action_ms and bulk_add_ms_per_card else None,
+    }
+
+
+def markdown(res: dict[str, Any]) -> list[str]:
+    """The operator's tools section of report.md."""
+    out: list[str] = []
+    cards, actions = res.get("cards"), res.get("bulk_actions")
+    if cards and actions:
+        compared = compare_bulk(cards["bulk_ms_per_card"], actions)
+        adds = ", ".join(f"{r['seconds']:.2f} s" for r in cards["bulk"]["requests"])
+        each = ", ".join(f"{r['action']} {r['cards']:,} in {r['seconds']:.2f} s" for r in actions["requests"])
+        out += [
+            "**Bulk card actions against the bulk add** (same server, same run):\n",
+            f"* bulk add, {len(cards['bulk']['requests'])} requests of "
+            f"{cards['bulk']['requests'][0]['cards']:,} new cards: {adds} → "
+            f"**{compared['bulk_add_ms_per_card']:.4f} ms per card** (median);",
+            f"* bulk actions by filter on those cards: {each} → "
+            f"**{compared['bulk_action_ms_per_card']:.4f} ms per card** (median);",
+            f"* action / add per card: **{compared['ratio']}** (target ≤ 1).\n",
+        ]
+    report = res.get("session_report")
+    if report:
+        out += [
+            f"**Session reports** (`GET /v1/sessions/report`, {report['started_from'][:10]} to "
+            f"{report['started_until'][:10]}, {REPORT_RUNS} runs each; load average at each run):\n",
+            "| shape | rows | sessions | JSON | runs (s) | load average | slowest |",
+            "|---|---:|---:|---:|---|---|---:|",
+        ]
+        for shape, measured in report["shapes"].items():
+            runs = measured["runs"]
+            seconds = ", ".join(f"{r['seconds']:.2f}" for r in runs)
+            loads = ", ".join(str(r.get("load_average_1m", "–")) for r in runs)
+            out.append(
+                f"| {shape} | {runs[-1]['rows']:,} | {runs[-1]['sessions']:,} | "
+                f"{runs[-1]['bytes'] / 1e6:.1f} MB | {seconds} | {loads} | {measured['max_s']:.2f} s |"
+            )
+        out.append("")
+    return out

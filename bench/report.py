@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import operator_tools
 from bench.common import log
 
 DB_TITLE = {"pg": "PostgreSQL", "sqlite": "SQLite"}
@@ -87,8 +88,6 @@ def markdown(doc: dict[str, Any], chart: str | None) -> str:
 
     for kind, res in doc["results"].items():
         title = DB_TITLE[kind]
-        ceiling_rps = res["ceiling_rps_mean"]
-        ceiling_p99 = res["ceiling_p99_ms_median"]
         w(f"## {title}\n")
         code = res.get("code")
         if code:
@@ -97,6 +96,11 @@ def markdown(doc: dict[str, Any], chart: str | None) -> str:
                 f"Code measured: commit {code['commit']}{changes} (app/ + migrations/ fingerprint "
                 f"{code['fingerprint']}), loaded at {code['at']}.\n"
             )
+        if "authorize" not in res:  # --operator-tools-only
+            out.extend(operator_tools.markdown(res))
+            continue
+        ceiling_rps = res["ceiling_rps_mean"]
+        ceiling_p99 = res["ceiling_p99_ms_median"]
         w(
             "Every load: requests per second, ratio to the ceiling, latency in ms (wrk), errors (non-2xx and "
             "socket), CPU time per request of the server process and of all PostgreSQL processes, CPU cores "
@@ -230,6 +234,7 @@ def markdown(doc: dict[str, Any], chart: str | None) -> str:
                 )
                 + ".\n"
             )
+        out.extend(operator_tools.markdown(res))
         rss = ", ".join(f"{v:.0f}" for v in res["rss_after_authorize_mb"].values() if v is not None)
         idle = ", ".join(f"{v:.0f}" for v in res["rss_idle_mb"].values() if v is not None)
         end = ", ".join(f"{v:.0f}" for v in res.get("rss_end_mb", {}).values() if v is not None)
@@ -287,7 +292,7 @@ def markdown(doc: dict[str, Any], chart: str | None) -> str:
     waits = [
         run["quiet"]["waited_s"]
         for res in doc["results"].values()
-        for run in [*res["ceiling"], *res["authorize"]["runs"]]
+        for run in [*res.get("ceiling", []), *res.get("authorize", {}).get("runs", [])]
         if "quiet" in run
     ]
     w(
@@ -298,6 +303,8 @@ def markdown(doc: dict[str, Any], chart: str | None) -> str:
 
 
 def chart(doc: dict[str, Any], path: Path) -> bool:
+    if any("authorize" not in res for res in doc["results"].values()):
+        return False  # --operator-tools-only: no loads to draw
     try:
         import matplotlib
 

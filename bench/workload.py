@@ -227,7 +227,11 @@ def remove_bench_writes(reader: Reader, vacuum: bool = True) -> int:
             "SELECT id FROM audit_events WHERE action IN ('card.added', 'cards.bulk_added', "
             "'cards.bulk_blocked', 'cards.bulk_unblocked') AND actor_name = 'bench-admin'"
         )
-        # Their change events (the feed) first: they reference the records.
+        # Their webhook deliveries and change events (the feed) first: they reference the records.
+        reader.execute(
+            "DELETE FROM webhook_deliveries WHERE event_seq IN "
+            f"(SELECT seq FROM change_events WHERE audit_event_id IN ({records}))"
+        )
         reader.execute(f"DELETE FROM change_events WHERE audit_event_id IN ({records})")
         reader.execute(f"DELETE FROM audit_events WHERE id IN ({records})")
         if vacuum and reader.kind == "pg":

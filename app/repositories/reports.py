@@ -9,7 +9,7 @@ are bucketed and summed in Python with zoneinfo and Decimal, to the same result.
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.enums import ReportDimension, ReportPeriod
 from app.models import ChargingSession
 from app.repositories.base import Repository
-from app.repositories.sessions import SessionFilters
+from app.repositories.sessions import SessionFilters, session_conditions
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class ReportRow:
     cost: Decimal | None
 
 
-def _key_columns(dimension: ReportDimension) -> tuple[list[str], str]:
+def key_columns(dimension: ReportDimension) -> tuple[list[str], str]:
     """The columns a row is grouped by, and the one whose (greatest) value names it: the names as
     recorded with the sessions. Cards are keyed by UID, which outlives the card."""
     if dimension == ReportDimension.user_group:
@@ -48,6 +48,11 @@ def _key_columns(dimension: ReportDimension) -> tuple[list[str], str]:
     if dimension == ReportDimension.charging_group:
         return ["charging_group_id"], "charging_group_name"
     return ["id_token", "card_id"], "card_label"
+
+
+def period_start_at(day: date, zone: ZoneInfo) -> datetime:
+    """The UTC instant at which the local period starts (midnight there, whatever its offset)."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def local_period_start(at: datetime, zone: ZoneInfo, period: ReportPeriod) -> date:
@@ -73,21 +78,7 @@ class ReportRepository(Repository[ChargingSession]):
         return await self._in_python(filters, dimension, period, zone)
 
     def _where(self, filters: SessionFilters) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = [ChargingSession.organization_id == self.organization_id]
-        for column, value in (
-            (ChargingSession.user_group_id, filters.user_group_id),
-            (ChargingSession.card_id, filters.card_id),
-            (ChargingSession.charging_group_id, filters.charging_group_id),
-            (ChargingSession.connector_id, filters.connector_id),
-            (ChargingSession.status, filters.status),
-        ):
-            if value is not None:
-                conditions.append(column == value)
-        if filters.started_from is not None:
-            conditions.append(ChargingSession.started_at >= filters.started_from)
-        if filters.started_until is not None:
-            conditions.append(ChargingSession.started_at < filters.started_until)
-        return conditions
+        return session_conditions(self.organization_id, filters)
 
     async def _in_sql(
         self, filters: SessionFilters, dimension: ReportDimension, period: ReportPeriod, zone: ZoneInfo
@@ -95,22 +86,22 @@ class ReportRepository(Repository[ChargingSession]):
         # Core columns and plain NUMERIC sums: the driver's own values, without ORM row loading or a
         # Python conversion per value (a month per card or per group and day is 10^5 rows).
         table = ChargingSession.__table__
-        keys, name = _key_columns(dimension)
-        key_columns = [table.c[key] for key in keys]
+        keys, name = key_columns(dimension)
+        grouped = [table.c[key] for key in keys]
         name_column = table.c[name]
         bucket = cast(func.date_trunc(period.value, func.timezone(zone.key, table.c.started_at)), Date)
         statement = (
             select(
                 bucket.label("bucket"),
-                *(column.label(column.name) for column in key_columns),
-                func.max(name_column).label("name"),
+                *(column.label(column.name) for column in grouped),
+                func.max(name_column.collate("C")).label("name"),
                 table.c.currency,
                 func.count().label("session_count"),
                 func.sum(table.c.energy_kwh, type_=Numeric(asdecimal=True)).label("energy_kwh"),
                 func.sum(table.c.cost, type_=Numeric(asdecimal=True)).label("cost"),
             )
             .where(*self._where(filters))
-            .group_by(bucket, *key_columns, table.c.currency)
+            .group_by(bucket, *grouped, table.c.currency)
         )
         rows: list[ReportRow] = []
         # Each result is a mapping from column label to value (read by name, never by position).
@@ -132,7 +123,7 @@ class ReportRepository(Repository[ChargingSession]):
     async def _in_python(
         self, filters: SessionFilters, dimension: ReportDimension, period: ReportPeriod, zone: ZoneInfo
     ) -> list[ReportRow]:
-        key_names, name_key = _key_columns(dimension)
+        key_names, name_key = key_columns(dimension)
         keys = [getattr(ChargingSession, key) for key in key_names]
         statement = select(
             ChargingSession.started_at,

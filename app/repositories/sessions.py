@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.enums import SessionStatus
 from app.models import (
@@ -16,7 +17,7 @@ from app.models.base import AUDITED_BULK
 from app.pagination import PageRequest
 from app.repositories.base import Repository
 
-__all__ = ["SessionFilters", "SessionRepository"]
+__all__ = ["SessionFilters", "SessionRepository", "session_conditions"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,26 @@ class SessionFilters:
     transaction_id: str | None = None
     started_from: datetime | None = None
     started_until: datetime | None = None
+
+
+def session_conditions(organization_id: uuid.UUID, filters: SessionFilters) -> list[ColumnElement[bool]]:
+    """The one reading of the session filters: the list, its export and the reports select alike."""
+    conditions: list[ColumnElement[bool]] = [ChargingSession.organization_id == organization_id]
+    for column, value in (
+        (ChargingSession.user_group_id, filters.user_group_id),
+        (ChargingSession.card_id, filters.card_id),
+        (ChargingSession.charging_group_id, filters.charging_group_id),
+        (ChargingSession.connector_id, filters.connector_id),
+        (ChargingSession.status, filters.status),
+        (ChargingSession.transaction_id, filters.transaction_id),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.started_from is not None:
+        conditions.append(ChargingSession.started_at >= filters.started_from)
+    if filters.started_until is not None:
+        conditions.append(ChargingSession.started_at < filters.started_until)
+    return conditions
 
 
 class SessionRepository(Repository[ChargingSession]):
@@ -86,22 +107,7 @@ class SessionRepository(Repository[ChargingSession]):
         return found
 
     def _filtered(self, filters: SessionFilters) -> Select[ChargingSession]:
-        statement = self.base_statement()
-        for column, value in (
-            (ChargingSession.user_group_id, filters.user_group_id),
-            (ChargingSession.card_id, filters.card_id),
-            (ChargingSession.charging_group_id, filters.charging_group_id),
-            (ChargingSession.connector_id, filters.connector_id),
-            (ChargingSession.status, filters.status),
-            (ChargingSession.transaction_id, filters.transaction_id),
-        ):
-            if value is not None:
-                statement = statement.where(column == value)
-        if filters.started_from is not None:
-            statement = statement.where(ChargingSession.started_at >= filters.started_from)
-        if filters.started_until is not None:
-            statement = statement.where(ChargingSession.started_at < filters.started_until)
-        return statement
+        return select(ChargingSession).where(*session_conditions(self.organization_id, filters))
 
     async def search(
         self, page: PageRequest, filters: SessionFilters

@@ -5,7 +5,7 @@ null, free charging under user group null), so the totals equal the sum of the s
 the same filters."""
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.currencies import round_half_up
 from app.enums import ReportDimension, ReportPeriod
-from app.repositories.reports import ReportRepository, ReportRow
+from app.repositories.report_json import ReportJsonRepository
+from app.repositories.reports import ReportRepository, ReportRow, period_start_at
+
+__all__ = [
+    "Report",
+    "ReportJson",
+    "Total",
+    "current_month",
+    "period_start_at",
+    "session_report",
+    "session_report_json",
+]
 from app.repositories.sessions import SessionFilters
 from app.services import organization
 from app.services.context import RequestContext
@@ -36,11 +47,6 @@ class Report:
     totals: list[Total]
 
 
-def period_start_at(day: date, zone: ZoneInfo) -> datetime:
-    """The UTC instant at which the local period starts (midnight there, whatever its offset)."""
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-
-
 def current_month(zone: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:
     """The local calendar month that holds `now`, as UTC instants [start, end)."""
     today = (now or datetime.now(UTC)).astimezone(zone).date()
@@ -50,6 +56,46 @@ def current_month(zone: ZoneInfo, now: datetime | None = None) -> tuple[datetime
     return period_start_at(first, zone), period_start_at(following, zone)
 
 
+@dataclass(frozen=True)
+class ReportJson:
+    """The report as PostgreSQL wrote it: each row and the totals as JSON text."""
+
+    time_zone: ZoneInfo
+    started_from: datetime
+    started_until: datetime
+    rows: list[str]
+    totals: str
+
+
+async def _in_range(
+    session: AsyncSession, ctx: RequestContext, filters: SessionFilters
+) -> tuple[ZoneInfo, SessionFilters]:
+    zone = await organization.time_zone(session, ctx)
+    if filters.started_from is None or filters.started_until is None:
+        started_from, started_until = current_month(zone)
+        filters = replace(filters, started_from=started_from, started_until=started_until)
+    return zone, filters
+
+
+async def session_report_json(
+    session: AsyncSession,
+    ctx: RequestContext,
+    filters: SessionFilters,
+    dimension: ReportDimension,
+    period: ReportPeriod,
+) -> ReportJson | None:
+    """The report's JSON written by the database, on PostgreSQL; None on SQLite (no time zones
+    there: the caller shapes `session_report`, which gives the same values)."""
+    zone, filters = await _in_range(session, ctx, filters)
+    assert filters.started_from is not None and filters.started_until is not None
+    written = await ReportJsonRepository(session, ctx.organization_id).report_json(
+        filters, dimension, period, zone
+    )
+    if written is None:
+        return None
+    return ReportJson(zone, filters.started_from, filters.started_until, written.rows, written.totals)
+
+
 async def session_report(
     session: AsyncSession,
     ctx: RequestContext,
@@ -57,10 +103,7 @@ async def session_report(
     dimension: ReportDimension,
     period: ReportPeriod,
 ) -> Report:
-    zone = await organization.time_zone(session, ctx)
-    if filters.started_from is None or filters.started_until is None:
-        started_from, started_until = current_month(zone)
-        filters = replace(filters, started_from=started_from, started_until=started_until)
+    zone, filters = await _in_range(session, ctx, filters)
     assert filters.started_from is not None and filters.started_until is not None
     rows = await ReportRepository(session, ctx.organization_id).session_report(
         filters, dimension, period, zone
