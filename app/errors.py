@@ -165,3 +165,8 @@ class CardActionRefused(InvalidInput):
 class UpcomingTariffNotSet(NotFound):
     slug = "upcoming-tariff-not-set"
     title = "The user group has no upcoming tariff"
+
+
+class RulesNotSet(NotFound):
+    slug = "rules-not-set"
+    title = "The user group has no guest rules"

@@ -6,7 +6,7 @@ from app.models.charging import ChargePoint, ChargingGroup, Connector
 from app.models.events import ChangeEvent, WebhookDelivery, WebhookEndpoint
 from app.models.local_lists import LocalListEntry, LocalListHead
 from app.models.organization import ApiKey, Organization, OrganizationSettings
-from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup
+from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup, UserGroupRules
 
 __all__ = [
     "Activation",
@@ -26,6 +26,7 @@ __all__ = [
     "OrganizationSettings",
     "TariffVersion",
     "UserGroup",
+    "UserGroupRules",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

@@ -80,6 +80,8 @@ Reader = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.
 InfrastructureReader = Reader
 # The audit trail: the people who run the organization (integrations read the change feed).
 AuditReader = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.viewer)]
+# Who may ask why a card is refused (POST /v1/authorize/explain): the dashboard's roles.
+DecisionReader = AuditReader
 Manager = Annotated[RequestContext, require_role(Role.admin, Role.operator)]
 InfrastructureWriter = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.integration)]
 # The charge-point backend: authorization decisions and session reports.
