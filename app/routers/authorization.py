@@ -87,5 +87,5 @@ def remaining_json(decision: Decision) -> dict[str, Any] | None:
     if decision.remaining is None or not decision.accepted:
         return None
     return {
-        key: str(value) if isinstance(value, Decimal) else value for key, value in decision.remaining.items()
+        key: format(value.normalize(), "f") if isinstance(value, Decimal) else value for key, value in decision.remaining.items()
     }
