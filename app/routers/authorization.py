@@ -86,6 +86,5 @@ def remaining_json(decision: Decision) -> dict[str, Any] | None:
     """What the quotas leave, for an accepted answer under a quota (kWh as decimal strings)."""
     if decision.remaining is None or not decision.accepted:
         return None
-    return {
-        key: format(value.normalize(), "f") if isinstance(value, Decimal) else value for key, value in decision.remaining.items()
-    }
+    left = decision.remaining.items()
+    return {key: format(v.normalize(), "f") if isinstance(v, Decimal) else v for key, v in left}

@@ -32,11 +32,14 @@ class World:
         )
         return ok(response)  # type: ignore[no-any-return]
 
-    def session(self, uid: str = UID, ago: timedelta = timedelta(seconds=5), kwh: int | None = None) -> None:
+    def session(
+        self, uid: str = UID, ago: timedelta = timedelta(seconds=5), kwh: int | None = None
+    ) -> "World":
         started = datetime.now(UTC) - ago
         body = ok(start_session(self.client, self.org, uid, self.connector["id"], started.isoformat()), 201)
         if kwh is not None:
             ok(stop(self.client, self.org, body["id"], kwh * 1000, started + timedelta(seconds=2)))
+        return self
 
 
 @pytest.fixture
@@ -64,13 +67,10 @@ def _today(time_zone: str = "UTC") -> Weekday:
     return list(Weekday)[datetime.now(UTC).astimezone(ZoneInfo(time_zone)).weekday()]
 
 
-def _in_kiritimati(world: World) -> None:
+def _in_kiritimati(world: World) -> object:
     """UTC+14: a window that holds the time there is mostly not the time in UTC."""
-    ok(
-        world.client.patch(
-            "/v1/organization", json={"time_zone": "Pacific/Kiritimati"}, headers=world.org.auth()
-        )
-    )
+    body = {"time_zone": "Pacific/Kiritimati"}
+    return ok(world.client.patch("/v1/organization", json=body, headers=world.org.auth()))
 
 
 def _iso(delta: timedelta) -> str:
@@ -78,7 +78,7 @@ def _iso(delta: timedelta) -> str:
 
 
 # (name, arrange, reason, OCPP 2.0.1 status, OCPP 1.6 status): the README's decision table, row by row.
-Case = tuple[str, Callable[[World], None], str, str, str]
+Case = tuple[str, Callable[[World], object], str, str, str]
 HOUR = timedelta(hours=1)
 CASES: list[Case] = [
     ("no rules", lambda w: None, "accepted", "Accepted", "Accepted"),
@@ -123,7 +123,8 @@ CASES: list[Case] = [
     ("group energy used up", lambda w: (w.rules(quota_period="day", group_energy_kwh="10"),
                                         w.session(OTHER_UID, kwh=4), w.session(kwh=6)),
      "group_quota_used_up", "NoCredit", "Invalid"),
-    ("quota left", lambda w: (w.rules(quota_period="day", card_energy_kwh="30", card_sessions=3), w.session(kwh=7)),
+    ("quota left", lambda w: (w.rules(quota_period="day", card_energy_kwh="30", card_sessions=3),
+                              w.session(kwh=7)),
      "accepted", "Accepted", "Accepted"),
     ("the first failing rule in the table's order decides",
      lambda w: w.rules(group_valid_until=_iso(-HOUR), allowed_plug_types=["ccs2"], max_concurrent_sessions=1),
@@ -133,7 +134,7 @@ CASES: list[Case] = [
 
 @pytest.mark.parametrize(("name", "arrange", "reason", "status", "ocpp16"), CASES, ids=[c[0] for c in CASES])
 def test_decision_table(
-    world: World, name: str, arrange: Callable[[World], None], reason: str, status: str, ocpp16: str
+    world: World, name: str, arrange: Callable[[World], object], reason: str, status: str, ocpp16: str
 ) -> None:
     arrange(world)
     answer = ok(authorize(world.client, world.org, UID, connector_id=world.connector["id"]))
@@ -244,7 +245,7 @@ class TestRuleSet:
         assert client.delete(path, headers=org.auth()).status_code == 404
         actions = [
             e["action"]
-            for e in ok(client.get(f"/v1/audit-events?entity_type=user_group_rules", headers=org.auth()))[
+            for e in ok(client.get("/v1/audit-events?entity_type=user_group_rules", headers=org.auth()))[
                 "items"
             ]
         ]

@@ -32,6 +32,8 @@ def allowed_roles(operation: Operation) -> set[Role]:
         return {Role.admin}
     if path == "/v1/organization":  # its settings: everyone reads them, the admin changes them
         return {Role.admin} if write else ALL
+    if path == "/v1/authorize/explain":  # "why not?": the dashboard's question, changes nothing
+        return READ
     if path == "/v1/authorize" or (path.startswith("/v1/sessions") and write):
         return BACKEND
     if path.startswith("/v1/sessions"):
