@@ -25,6 +25,7 @@ class World:
     card: dict[str, Any]
     other_card: dict[str, Any]
     connector: dict[str, Any]
+    charging_group_id: str = ""
 
     def rules(self, **rules: Any) -> dict[str, Any]:
         response = self.client.put(
@@ -55,6 +56,7 @@ def world(client: TestClient, org: Org) -> World:
         add_card(client, org, group["id"], UID),
         add_card(client, org, group["id"], OTHER_UID),
         site["connectors"][0],
+        site["group"]["id"],
     )
 
 
@@ -309,3 +311,25 @@ def test_explain_needs_a_dashboard_role_and_a_known_card_id(world: World) -> Non
         "/v1/authorize/explain", json={**body, "card_id": world.card["id"]}, headers=world.org.auth()
     )
     assert both.status_code == 422
+
+
+def test_the_group_window_is_on_the_local_lists_and_the_other_rules_are_not(world: World) -> None:
+    path = f"/v1/charging-groups/{world.charging_group_id}/local-list?format=ocpp201"
+
+    def listed() -> tuple[int, dict[str, Any]]:
+        body = ok(world.client.get(path, headers=world.org.auth()))
+        entries = {e["idToken"]["idToken"]: e for e in body["ocpp201"]["localAuthorizationList"]}
+        return body["list_version"], entries
+
+    version, entries = listed()
+    assert entries[UID]["idTokenInfo"]["status"] == "Accepted"
+    window = {"group_valid_from": _iso(-48 * HOUR), "group_valid_until": _iso(-HOUR)}
+    world.rules(**window)
+    expired_version, entries = listed()
+    assert expired_version == version + 1 and entries[UID]["idTokenInfo"]["status"] == "Expired"
+    # Rules a local list cannot say change no version (they apply online only).
+    world.rules(**window, max_concurrent_sessions=1)
+    assert listed()[0] == expired_version
+    ok(world.client.delete(f"/v1/user-groups/{world.group['id']}/rules", headers=world.org.auth()), 204)
+    back_version, entries = listed()
+    assert back_version == expired_version + 1 and entries[UID]["idTokenInfo"]["status"] == "Accepted"
