@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +13,7 @@ from app.repositories.authorization import AuthorizationFacts
 from app.services import guest_rules, policy
 
 
-def facts(**rules: object) -> AuthorizationFacts:
+def facts(**rules: Any) -> AuthorizationFacts:
     base = AuthorizationFacts(
         uuid.uuid4(), uuid.uuid4(), True, uuid.uuid4(), False, None, None, uuid.uuid4(),
         UserGroupStatus.active, ActivationScope.all, False,
