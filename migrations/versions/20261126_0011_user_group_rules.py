@@ -70,9 +70,10 @@ def upgrade() -> None:
         sqlite_where=sa.text("valid_until IS NULL"),
         postgresql_where=sa.text("valid_until IS NULL"),
     )
-    with op.batch_alter_table("cards") as batch:
-        batch.add_column(sa.Column("first_used_at", UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column("expires_at", UTCDateTime(), nullable=True))
+    # Plain ALTER TABLE on both databases: a batch rebuild of `cards` on SQLite would drop the old
+    # table, and with it (ON DELETE SET NULL) the card of every session.
+    op.add_column("cards", sa.Column("first_used_at", UTCDateTime(), nullable=True))
+    op.add_column("cards", sa.Column("expires_at", UTCDateTime(), nullable=True))
     op.create_index("ix_charging_sessions_card_started", "charging_sessions", ["card_id", "started_at"])
     op.create_index(
         "ix_charging_sessions_group_started", "charging_sessions", ["user_group_id", "started_at"]
@@ -82,9 +83,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_charging_sessions_group_started", table_name="charging_sessions")
     op.drop_index("ix_charging_sessions_card_started", table_name="charging_sessions")
-    with op.batch_alter_table("cards") as batch:
-        batch.drop_column("expires_at")
-        batch.drop_column("first_used_at")
+    op.drop_column("cards", "expires_at")
+    op.drop_column("cards", "first_used_at")
     op.drop_index("uq_user_group_rules_current", table_name="user_group_rules")
     op.drop_index("ix_user_group_rules_group_created", table_name="user_group_rules")
     op.drop_table("user_group_rules")
