@@ -39,6 +39,30 @@ class ActivationScope(StrEnum):
     custom = "custom"
 
 
+class QuotaPeriod(StrEnum):
+    """A calendar period in the organization's time zone (weeks start on Monday)."""
+
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+class Weekday(StrEnum):
+    monday = "monday"
+    tuesday = "tuesday"
+    wednesday = "wednesday"
+    thursday = "thursday"
+    friday = "friday"
+    saturday = "saturday"
+    sunday = "sunday"
+
+
+class RuleVerdict(StrEnum):
+    passed = "passed"
+    failed = "failed"
+    not_set = "not_set"
+
+
 class SessionStatus(StrEnum):
     active = "active"
     completed = "completed"
@@ -52,6 +76,10 @@ class AuthorizationStatus(StrEnum):
     expired = "Expired"
     invalid = "Invalid"
     not_at_this_location = "NotAtThisLocation"
+    not_at_this_time = "NotAtThisTime"
+    not_allowed_type_evse = "NotAllowedTypeEVSE"
+    concurrent_tx = "ConcurrentTx"
+    no_credit = "NoCredit"
     unknown = "Unknown"
 
 
@@ -62,6 +90,7 @@ class Ocpp16AuthorizationStatus(StrEnum):
     blocked = "Blocked"
     expired = "Expired"
     invalid = "Invalid"
+    concurrent_tx = "ConcurrentTx"
 
 
 class AuthorizationReason(StrEnum):
@@ -76,6 +105,14 @@ class AuthorizationReason(StrEnum):
     group_archived = "group_archived"
     not_at_this_location = "not_at_this_location"
     card_learned = "card_learned"
+    group_not_yet_valid = "group_not_yet_valid"
+    group_expired = "group_expired"
+    card_expired_after_first_use = "card_expired_after_first_use"
+    not_at_this_time = "not_at_this_time"
+    connector_not_allowed = "connector_not_allowed"
+    concurrent_sessions = "concurrent_sessions"
+    card_quota_used_up = "card_quota_used_up"
+    group_quota_used_up = "group_quota_used_up"
 
 
 class AuditAction(StrEnum):
@@ -101,6 +138,8 @@ class AuditAction(StrEnum):
     tariff_removed = "tariff.removed"
     tariff_scheduled = "tariff.scheduled"
     tariff_cancelled = "tariff.cancelled"
+    rules_set = "rules.set"
+    rules_removed = "rules.removed"
     activation_replaced = "activation.replaced"
     activation_added = "activation.added"
     activation_removed = "activation.removed"
@@ -138,6 +177,7 @@ class EntityType(StrEnum):
     connector = "connector"
     user_group = "user_group"
     tariff = "tariff"
+    user_group_rules = "user_group_rules"
     card = "card"
     session = "session"
     webhook_endpoint = "webhook_endpoint"

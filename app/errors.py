@@ -170,3 +170,8 @@ class UpcomingTariffNotSet(NotFound):
 class LearningModeTaken(Conflict):
     slug = "learning-mode-taken"
     title = "Another user group learns on one of these charging groups now"
+
+
+class RulesNotSet(NotFound):
+    slug = "rules-not-set"
+    title = "The user group has no guest rules"

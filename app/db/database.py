@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import await_, greenlet_spawn
 
-from app.db.engine import SKIP_CHECKOUT_PING, create_engine, is_sqlite
+from app.db.engine import SKIP_CHECKOUT_PING, create_engine, is_sqlite, period_start
 from app.settings import Settings, normalize_database_url
 
 # session.info key: names of the process's commit signals a transaction raises when it commits.
@@ -134,6 +134,7 @@ class Database:
             busy_ms = min(2000, round(self.settings.db_request_timeout_seconds * 1000))
             connection.execute(f"PRAGMA busy_timeout={busy_ms}")
             connection.execute("PRAGMA query_only=ON")
+            connection.create_function("ugs_period_start", 3, period_start, deterministic=True)
             self._sqlite = connection
         return self._sqlite
 

@@ -2,8 +2,10 @@
 hot path can skip, and connections dropped when the server goes silent."""
 
 from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -80,6 +82,8 @@ def configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int = 30_000) -> None
         cursor.close()
         # SQLite's lower() folds ASCII only; PostgreSQL's folds all letters. Same answers on both.
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+        # The guest rules' quota periods (app/repositories/rule_facts.py); PostgreSQL has date_trunc.
+        dbapi_connection.create_function("ugs_period_start", 3, period_start, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
@@ -135,3 +139,22 @@ def _drop_connections_that_time_out(engine: AsyncEngine) -> None:
 
 def _lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
+
+
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a datetime on SQLite
+
+
+def period_start(at: str | None, time_zone: str | None, period: str | None) -> str | None:
+    """The UTC start of the calendar day, week (from Monday) or month that holds `at` (UTC, as
+    SQLite stores it) in `time_zone`, in the same text form, so it compares with stored times."""
+    if at is None or period is None:
+        return None
+    moment = datetime.fromisoformat(at).replace(tzinfo=UTC)
+    local = moment.astimezone(ZoneInfo(time_zone or "UTC"))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    if period == "week":
+        start -= timedelta(days=start.weekday())
+    elif period == "month":
+        start = start.replace(day=1)
+    aware = start.replace(tzinfo=ZoneInfo(time_zone or "UTC"))
+    return aware.astimezone(UTC).strftime(SQLITE_TIME)

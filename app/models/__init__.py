@@ -7,7 +7,7 @@ from app.models.events import ChangeEvent, WebhookDelivery, WebhookEndpoint
 from app.models.local_lists import LocalListEntry, LocalListHead
 from app.models.organization import ApiKey, Organization, OrganizationSettings
 from app.models.unknown_cards import LearningMode, UnknownCard
-from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup
+from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup, UserGroupRules
 
 __all__ = [
     "Activation",
@@ -29,6 +29,7 @@ __all__ = [
     "TariffVersion",
     "UnknownCard",
     "UserGroup",
+    "UserGroupRules",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.enums import ActivationScope, EntityType, UserGroupStatus, UserGroupType
+from app.enums import ActivationScope, EntityType, QuotaPeriod, UserGroupStatus, UserGroupType
 from app.models.base import (
     Audited,
     Base,
@@ -74,6 +74,44 @@ class TariffVersion(Audited, IdMixin, CreatedAtMixin, Base):
     valid_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class UserGroupRules(Audited, IdMixin, CreatedAtMixin, Base):
+    """The optional guest rules of a group, one row per version (like the tariff): the current set
+    is the row with `valid_until` NULL. Every rule is a nullable column: NULL is "not set"."""
+
+    __audit_entity__ = EntityType.user_group_rules
+
+    __tablename__ = "user_group_rules"
+    __table_args__ = (
+        Index(
+            "uq_user_group_rules_current",
+            "user_group_id",
+            unique=True,
+            sqlite_where=text("valid_until IS NULL"),
+            postgresql_where=text("valid_until IS NULL"),
+        ),
+        Index("ix_user_group_rules_group_created", "user_group_id", "created_at", "id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"))
+    user_group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_groups.id", ondelete="CASCADE"))
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime | None] = mapped_column(default=None)
+    group_valid_from: Mapped[datetime | None] = mapped_column(default=None)
+    group_valid_until: Mapped[datetime | None] = mapped_column(default=None)
+    card_validity_hours: Mapped[int | None] = mapped_column(default=None)
+    allowed_weekdays: Mapped[int | None] = mapped_column(default=None)  # bit 0 Monday .. bit 6 Sunday
+    allowed_from_minute: Mapped[int | None] = mapped_column(default=None)  # local minutes since 00:00
+    allowed_until_minute: Mapped[int | None] = mapped_column(default=None)
+    allowed_plug_types: Mapped[str | None] = mapped_column(String(100), default=None)  # comma-separated
+    max_power_kw: Mapped[Decimal | None] = mapped_column(default=None)
+    max_concurrent_sessions: Mapped[int | None] = mapped_column(default=None)
+    quota_period: Mapped[QuotaPeriod | None] = mapped_column(str_enum(QuotaPeriod), default=None)
+    card_energy_kwh: Mapped[Decimal | None] = mapped_column(default=None)
+    card_sessions: Mapped[int | None] = mapped_column(default=None)
+    group_energy_kwh: Mapped[Decimal | None] = mapped_column(default=None)
+    group_sessions: Mapped[int | None] = mapped_column(default=None)
+
+
 class Activation(CreatedAtMixin, Base):
     """A user group active on one charging group (used when the group's scope is `custom`)."""
 
@@ -91,6 +129,8 @@ class Activation(CreatedAtMixin, Base):
 
 class Card(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     __audit_entity__ = EntityType.card
+    # Set by a session start, whose own record names them (`card_first_used_at`).
+    __audit_internal__ = Audited.__audit_internal__ | {"first_used_at", "expires_at"}
     __tablename__ = "cards"
     __table_args__ = (
         UniqueConstraint("organization_id", "uid"),
@@ -109,6 +149,10 @@ class Card(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     valid_from: Mapped[datetime | None] = mapped_column(default=None)
     valid_until: Mapped[datetime | None] = mapped_column(default=None)
     blocked: Mapped[bool] = mapped_column(default=False)
+    # Set once, by the first session start the decision accepts (app/services/sessions.py), with
+    # the end that the group's "valid for N hours after first use" rule gave it then.
+    first_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ChargingSession(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
@@ -123,6 +167,9 @@ class ChargingSession(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
         Index("ix_charging_sessions_user_group_id", "user_group_id"),
         Index("ix_charging_sessions_organization_id_created_at", "organization_id", "created_at", "id"),
         Index("ix_charging_sessions_card_id", "card_id"),
+        # The guest rules count a card's and a group's sessions of a period (the decision's facts).
+        Index("ix_charging_sessions_card_started", "card_id", "started_at"),
+        Index("ix_charging_sessions_group_started", "user_group_id", "started_at"),
         Index("ix_charging_sessions_connector_id", "connector_id"),
         Index("ix_charging_sessions_charging_group_id", "charging_group_id"),
         # Session reports read a time range of the organization's sessions.

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -26,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
-from app.enums import ActivationScope, Role, UserGroupStatus
+from app.enums import ActivationScope, PlugType, QuotaPeriod, Role, UserGroupStatus
 from app.models import (
     Activation,
     ApiKey,
@@ -36,8 +37,10 @@ from app.models import (
     Connector,
     LearningMode,
     UserGroup,
+    UserGroupRules,
 )
 from app.repositories.driver import CompiledStatements
+from app.repositories.rule_facts import rule_columns, rules_join_condition
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,32 @@ class AuthorizationFacts(NamedTuple):
     # Only for an unknown UID: the latest learning mode here (app/services/unknown_cards.py).
     learning_user_group_id: uuid.UUID | None = None
     learning_ends_at: datetime | None = None
+    # The guest rules (app/services/guest_rules.py): the connector, the card's first use, the
+    # group's current rule set (all None without one) and the counts its rules need.
+    time_zone: str | None = None
+    plug_type: PlugType | None = None
+    max_power_kw: Decimal | None = None
+    card_first_used_at: datetime | None = None
+    card_expires_at: datetime | None = None
+    rule_group_valid_from: datetime | None = None
+    rule_group_valid_until: datetime | None = None
+    rule_card_validity_hours: int | None = None
+    rule_allowed_weekdays: int | None = None
+    rule_allowed_from_minute: int | None = None
+    rule_allowed_until_minute: int | None = None
+    rule_allowed_plug_types: str | None = None
+    rule_max_power_kw: Decimal | None = None
+    rule_max_concurrent_sessions: int | None = None
+    rule_quota_period: QuotaPeriod | None = None
+    rule_card_energy_kwh: Decimal | None = None
+    rule_card_sessions: int | None = None
+    rule_group_energy_kwh: Decimal | None = None
+    rule_group_sessions: int | None = None
+    card_active_sessions: int | None = None
+    card_period_sessions: int | None = None
+    card_period_kwh: Decimal | None = None
+    group_period_sessions: int | None = None
+    group_period_kwh: Decimal | None = None
 
 
 class KeyRow(NamedTuple):
@@ -171,6 +200,7 @@ FACT_COLUMNS = _labelled(
         "user_group_name": UserGroup.name,
         "learning_user_group_id": _when_unknown(LearningMode.user_group_id),
         "learning_ends_at": _when_unknown(LearningMode.ends_at),
+        **rule_columns(),
     },
 )
 KEY_COLUMNS = _labelled(
@@ -191,8 +221,14 @@ def facts_row(values: Sequence[Any]) -> AuthorizationFacts:
     """The one place a facts row is built from a result's values (they are in field order)."""
     facts = AuthorizationFacts._make(values)
     return facts._replace(
-        active_on_charging_group=bool(facts.active_on_charging_group)
-    )  # SQLite answers EXISTS with 0/1
+        active_on_charging_group=bool(facts.active_on_charging_group),  # SQLite answers EXISTS with 0/1
+        card_period_kwh=_kwh(facts.card_period_kwh),  # and sums text as REAL
+        group_period_kwh=_kwh(facts.group_period_kwh),
+    )
+
+
+def _kwh(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.000001")).normalize()
 
 
 def hot_path_rows(values: Sequence[Any]) -> tuple[KeyRow, AuthorizationFacts | None]:
@@ -212,6 +248,7 @@ def _facts_from(uid: Any, connector_condition: ColumnElement[bool] | None = None
         .join(ChargingGroup, ChargingGroup.id == ChargePoint.charging_group_id)
         .outerjoin(Card, and_(Card.organization_id == Connector.organization_id, Card.uid == uid))
         .outerjoin(UserGroup, UserGroup.id == Card.user_group_id)
+        .outerjoin(UserGroupRules, rules_join_condition())
     )
 
 
@@ -259,7 +296,7 @@ HOT_PATH = CompiledStatements(
 
 
 async def read_key_and_facts(
-    db: Database, prefix: str, uid: str | None, ref: ConnectorRef | None
+    db: Database, prefix: str, uid: str | None, ref: ConnectorRef | None, now: datetime
 ) -> tuple[KeyRow, AuthorizationFacts | None] | None:
     """The key by its prefix (None: no such key) and, when a connector is given, the facts in the
     key's organization: one round trip on the driver, outside any transaction."""
@@ -267,13 +304,21 @@ async def read_key_and_facts(
         values = await HOT_PATH.get(db, "key_only").fetch_first(db, {"prefix": prefix})
     else:
         statement = HOT_PATH.get(db, ref.form)
-        values = await statement.fetch_first(db, {"prefix": prefix, "uid": uid, **ref.values})
+        values = await statement.fetch_first(db, {"prefix": prefix, "uid": uid, "now": now, **ref.values})
     return None if values is None else hot_path_rows(values)
 
 
+async def read_key(db: Database, prefix: str) -> KeyRow | None:
+    """The key by its prefix alone (None: no such key), on the driver outside any transaction:
+    the authentication every request pays (app/services/api_keys.py)."""
+    values = await HOT_PATH.get(db, "key_only").fetch_first(db, {"prefix": prefix})
+    return None if values is None else hot_path_rows(values)[0]
+
+
 async def read_facts(
-    session: AsyncSession, organization_id: uuid.UUID, uid: str, ref: ConnectorRef
+    session: AsyncSession, organization_id: uuid.UUID, uid: str, ref: ConnectorRef, now: datetime
 ) -> AuthorizationFacts | None:
-    """The facts inside a transaction (a session start, after the group lock)."""
-    row = (await session.execute(authorization_facts_statement(organization_id, uid, ref))).first()
+    """The facts inside a transaction (a session start, after the group lock), at `now`."""
+    statement = authorization_facts_statement(organization_id, uid, ref)
+    row = (await session.execute(statement, {"now": now})).first()
     return None if row is None else facts_row(tuple(row))

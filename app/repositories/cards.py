@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import RowMapping, delete, func, insert, select
+from sqlalchemy import RowMapping, delete, func, insert, or_, select, update
 
 from app.models import (
     Card,
@@ -24,6 +24,23 @@ class CardRepository(Repository[Card]):
             await self.session.execute(self.base_statement().where(Card.uid == uid))
         ).scalar_one_or_none()
         return found
+
+    async def mark_first_use(self, card_id: uuid.UUID, at: datetime, expires_at: datetime | None) -> bool:
+        """The card's first accepted session, in one conditional statement (race-free: of two
+        starts at once, the earliest start wins, and a start reported late, offline, moves it back)."""
+        statement = (
+            update(Card)
+            .where(
+                Card.id == card_id,
+                Card.organization_id == self.organization_id,
+                or_(Card.first_used_at.is_(None), Card.first_used_at > at),
+            )
+            .values(first_used_at=at, expires_at=expires_at)
+            # Internal to the audit: the session's start record names the first use.
+            .execution_options(synchronize_session=False, **{AUDITED_BULK: True})
+        )
+        result = await self.session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
 
     async def holders(self, uids: Sequence[str]) -> dict[str, tuple[uuid.UUID, str]]:
         """For the UIDs that exist: uid -> (user group id, user group name). Chunked for large lists."""

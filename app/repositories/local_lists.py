@@ -12,6 +12,7 @@ from sqlalchemy import (
     Subquery,
     Uuid,
     and_,
+    case,
     exists,
     false,
     func,
@@ -25,7 +26,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ActivationScope, UserGroupStatus
-from app.models import Activation, Card, ChargingGroup, LocalListEntry, LocalListHead, UserGroup
+from app.models import (
+    Activation,
+    Card,
+    ChargingGroup,
+    LocalListEntry,
+    LocalListHead,
+    UserGroup,
+    UserGroupRules,
+)
 
 # A scope names the (charging group, id tag) pairs a change may have touched, as a condition on
 # the two columns: the desired list and the stored entries are compared on those pairs only.
@@ -72,6 +81,16 @@ def either(*scopes: Scope) -> Scope:
     return lambda charging_group_id, id_tag: or_(*(scope(charging_group_id, id_tag) for scope in scopes))
 
 
+def _later(card: Any, group: Any) -> Any:
+    """The later of two optional starts (NULL: no bound)."""
+    return case((and_(group.is_not(None), or_(card.is_(None), group > card)), group), else_=card)
+
+
+def _earlier(card: Any, group: Any) -> Any:
+    """The earlier of two optional ends (NULL: no bound)."""
+    return case((and_(group.is_not(None), or_(card.is_(None), group < card)), group), else_=card)
+
+
 class LocalListRepository:
     def __init__(self, session: AsyncSession, organization_id: uuid.UUID) -> None:
         self.session = session
@@ -107,11 +126,16 @@ class LocalListRepository:
                 ChargingGroup.id.label("charging_group_id"),
                 Card.uid.label("id_tag"),
                 Card.blocked.label("blocked"),
-                Card.valid_from.label("valid_from"),
-                Card.valid_until.label("valid_until"),
+                _later(Card.valid_from, UserGroupRules.group_valid_from).label("valid_from"),
+                _earlier(Card.valid_until, UserGroupRules.group_valid_until).label("valid_until"),
             )
             .select_from(Card)
             .join(UserGroup, UserGroup.id == Card.user_group_id)
+            # The group's validity window (a guest rule) bounds every card's own.
+            .outerjoin(
+                UserGroupRules,
+                and_(UserGroupRules.user_group_id == UserGroup.id, UserGroupRules.valid_until.is_(None)),
+            )
             .join(
                 ChargingGroup,
                 and_(

@@ -13,10 +13,12 @@ from app.routers import (
     charging_groups,
     connectors,
     events,
+    explain,
     exports,
     local_lists,
     organization,
     reports,
+    rules,
     sessions,
     tariffs,
     unknown_cards,
@@ -33,10 +35,12 @@ api_router = APIRouter(
 # Routes are matched in order: the charge-point backend's calls (every plug-in) come first.
 for module in (
     authorization,
+    explain,
     reports,  # before sessions: /sessions/report is no session id
     sessions,
     user_groups,
     tariffs,
+    rules,
     activation,
     exports,  # before cards: /cards/export.csv is no card id
     card_actions,

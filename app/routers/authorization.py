@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +17,7 @@ from app.routers.route import ApiRoute, side_effect_free
 from app.schemas.authorization import AuthorizeRequest, AuthorizeResponse
 from app.services import authorization as service
 from app.services import unknown_cards
+from app.services.policy import Decision
 
 router = APIRouter(route_class=ApiRoute, tags=["authorization"])
 
@@ -53,8 +56,9 @@ async def authorize_card(request: Request) -> JSONResponse:
         body = AuthorizeRequest.model_validate_json(await request.body())
     except ValidationError as invalid:
         errors = [{**error, "loc": ("body", *error["loc"])} for error in invalid.errors()]
+    now = datetime.now(UTC)
     ctx, facts = await service.authenticate_and_read_facts(
-        request.app.state.db, bearer_key(request), getattr(request.state, "request_id", None), body
+        request.app.state.db, bearer_key(request), getattr(request.state, "request_id", None), body, now
     )
     ensure_role(remember_caller(request, ctx), BACKEND_ROLES)
     if errors:
@@ -62,7 +66,7 @@ async def authorize_card(request: Request) -> JSONResponse:
     if facts is None:
         raise NotFound("No such connector in this organization.", reason="unknown_connector")
     cache_seconds = request.app.state.settings.authorization_cache_seconds
-    decision = service.decide_now(facts, cache_seconds)
+    decision = service.decide_at(facts, now, cache_seconds)
     if decision.reason == AuthorizationReason.unknown_card and body is not None:
         # Learned by a learning mode (one write), or noted for the unknown-cards list (no wait).
         decision = await unknown_cards.after_unknown(
@@ -87,5 +91,14 @@ async def authorize_card(request: Request) -> JSONResponse:
             "user_group_id": str(decision.user_group_id) if decision.user_group_id else None,
             "card_id": str(decision.card_id) if decision.card_id else None,
             "cache_expires_at": decision.cache_expires_at.isoformat().replace("+00:00", "Z"),
+            "remaining": remaining_json(decision),
         }
     )
+
+
+def remaining_json(decision: Decision) -> dict[str, Any] | None:
+    """What the quotas leave, for an accepted answer under a quota (kWh as decimal strings)."""
+    if decision.remaining is None or not decision.accepted:
+        return None
+    left = decision.remaining.items()
+    return {key: format(v.normalize(), "f") if isinstance(v, Decimal) else v for key, v in left}

@@ -82,6 +82,8 @@ Reader = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.
 InfrastructureReader = Reader
 # The audit trail: the people who run the organization (integrations read the change feed).
 AuditReader = Annotated[RequestContext, require_role(Role.admin, Role.operator, Role.viewer)]
+# Who may ask why a card is refused (POST /v1/authorize/explain): the dashboard's roles.
+DecisionReader = AuditReader
 Manager = Annotated[RequestContext, require_role(Role.admin, Role.operator)]
 # Unknown cards and learning modes: the desk's work (people), not the integrations'.
 DeskReader = AuditReader

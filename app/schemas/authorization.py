@@ -6,9 +6,15 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from app.enums import AuthorizationReason, AuthorizationStatus, Ocpp16AuthorizationStatus
+from app.enums import (
+    AuthorizationReason,
+    AuthorizationStatus,
+    Ocpp16AuthorizationStatus,
+    QuotaPeriod,
+    RuleVerdict,
+)
 from app.schemas.charging import EvseId, Identity
-from app.schemas.common import NO_CONTROL_CHARACTERS, Schema
+from app.schemas.common import NO_CONTROL_CHARACTERS, DecimalString, Schema, UtcDateTime
 
 IdToken = Annotated[
     str,
@@ -53,6 +59,16 @@ class AuthorizeRequest(ConnectorSelector):
     )
 
 
+class QuotaRemaining(Schema):
+    """What the group's quotas leave in the current period (null: no such quota)."""
+
+    period: QuotaPeriod
+    card_energy_kwh: DecimalString | None
+    card_sessions: int | None
+    group_energy_kwh: DecimalString | None
+    group_sessions: int | None
+
+
 class AuthorizeResponse(Schema):
     status: AuthorizationStatus = Field(description="OCPP 2.0.1 AuthorizationStatusEnumType")
     ocpp16_status: Ocpp16AuthorizationStatus = Field(
@@ -67,3 +83,36 @@ class AuthorizeResponse(Schema):
     user_group_id: uuid.UUID | None
     card_id: uuid.UUID | None
     cache_expires_at: datetime = Field(description="The answer may be cached until then")
+    remaining: QuotaRemaining | None = Field(
+        description="Accepted under a quota: what is left in the current period; otherwise null"
+    )
+
+
+class ExplainRequest(ConnectorSelector):
+    """A card (by id or UID) at a connector, now or at `at`."""
+
+    card_id: uuid.UUID | None = None
+    id_token: IdToken | None = None
+    at: UtcDateTime | None = Field(default=None, description="The moment to decide for (default: now)")
+
+    @model_validator(mode="after")
+    def _one_card(self) -> Self:
+        if (self.card_id is None) == (self.id_token is None):
+            raise ValueError("give the card in exactly one way: card_id or id_token")
+        return self
+
+
+class RuleCheck(Schema):
+    rule: str = Field(description="The check, in the decision table's order")
+    verdict: RuleVerdict
+    reason: AuthorizationReason | None = Field(description="The refusal, when the check failed")
+    detail: str | None
+
+
+class ExplainResponse(AuthorizeResponse):
+    at: datetime
+    decided_by: str | None = Field(
+        description="The check that decided (the first that failed; `access_control` for free charging); "
+        "null when every check passed"
+    )
+    rules: list[RuleCheck]

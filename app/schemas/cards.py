@@ -106,5 +106,9 @@ class CardRead(Schema):
     valid_from: datetime | None
     valid_until: datetime | None
     blocked: bool
+    first_used_at: datetime | None = Field(description="The start of the card's first accepted session")
+    expires_at: datetime | None = Field(
+        description="The end the group's rule `card_validity_hours` gave it at its first use (null: none)"
+    )
     created_at: datetime
     updated_at: datetime

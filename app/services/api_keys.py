@@ -19,7 +19,7 @@ from app.repositories.api_keys import (
     find_key_by_prefix,
     find_organization_by_name,
 )
-from app.repositories.authorization import read_key_and_facts
+from app.repositories.authorization import read_key
 from app.services import audit
 from app.services.context import RequestContext
 from app.services.entities import get_or_404
@@ -60,10 +60,9 @@ async def authenticate_on_driver(db: Database, raw_key: str | None, request_id: 
     """As `authenticate`, read on the driver outside any transaction (the authorize hot path's
     compiled key read): no ORM statement, and on SQLite no thread hop. Every request pays it."""
     prefix = parse_prefix(raw_key) if raw_key else None
-    found = await read_key_and_facts(db, prefix, None, None) if prefix else None
-    if found is None:
+    key = await read_key(db, prefix) if prefix else None
+    if key is None:
         raise Unauthenticated("Send a valid API key as `Authorization: Bearer <key>`.")
-    key, _ = found
     return verified_context(
         raw_key, key.key_hash, key.revoked_at, key.organization_id, key.key_id, key.name, key.role, request_id
     )

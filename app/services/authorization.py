@@ -1,6 +1,6 @@
 """May this card charge at this connector? The hot path: one read, one pure decision."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,10 +33,10 @@ def token_uid(id_token: str) -> str:
 
 
 async def read_facts(
-    session: AsyncSession, ctx: RequestContext, id_token: str, ref: ConnectorRef
+    session: AsyncSession, ctx: RequestContext, id_token: str, ref: ConnectorRef, now: datetime
 ) -> AuthorizationFacts:
-    """The facts inside a transaction (session start, after the group lock)."""
-    row = await repository.read_facts(session, ctx.organization_id, token_uid(id_token), ref)
+    """The facts at `now` inside a transaction (session start after the group lock; explain)."""
+    row = await repository.read_facts(session, ctx.organization_id, token_uid(id_token), ref, now)
     if row is None:
         raise NotFound("No such connector in this organization.", reason="unknown_connector")
     return row
@@ -47,6 +47,7 @@ async def authenticate_and_read_facts(
     raw_key: str | None,
     request_id: str | None,
     request: AuthorizeRequest | None,
+    now: datetime,
 ) -> tuple[RequestContext, AuthorizationFacts | None]:
     """The caller and the facts in one round trip, outside any transaction: each call sees what
     is committed at that moment, so a card blocked a millisecond ago is refused now, on every
@@ -57,7 +58,7 @@ async def authenticate_and_read_facts(
     if prefix is not None:
         uid = token_uid(request.id_token) if request is not None else None
         ref = connector_ref(request) if request is not None else None
-        found = await repository.read_key_and_facts(db, prefix, uid, ref)
+        found = await repository.read_key_and_facts(db, prefix, uid, ref, now)
     if found is None:
         raise Unauthenticated("Send a valid API key as `Authorization: Bearer <key>`.")
     key, facts = found
@@ -67,5 +68,5 @@ async def authenticate_and_read_facts(
     return ctx, facts
 
 
-def decide_now(facts: AuthorizationFacts, cache_seconds: int) -> policy.Decision:
-    return policy.decide(facts, datetime.now(UTC), cache_seconds)
+def decide_at(facts: AuthorizationFacts, now: datetime, cache_seconds: int) -> policy.Decision:
+    return policy.decide(facts, now, cache_seconds)

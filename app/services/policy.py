@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.enums import (
-    ActivationScope,
     AuthorizationReason,
     AuthorizationStatus,
     Ocpp16AuthorizationStatus,
@@ -26,6 +25,7 @@ from app.errors import (
 )
 from app.models import UserGroup
 from app.repositories.authorization import AuthorizationFacts as AuthorizationFacts  # the decision's input
+from app.services import guest_rules
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,12 @@ def can_change_activation(group: UserGroup) -> Verdict:
     return ALLOWED
 
 
+def can_change_rules(group: UserGroup) -> Verdict:
+    if _is_archived(group):
+        return Verdict(False, ARCHIVED_REASON.format("rules"), GroupArchived)
+    return ALLOWED
+
+
 def can_add_cards(group: UserGroup) -> Verdict:
     if _is_archived(group):
         return Verdict(
@@ -119,6 +125,10 @@ OCPP16_STATUS: dict[AuthorizationStatus, Ocpp16AuthorizationStatus] = {
     AuthorizationStatus.invalid: Ocpp16AuthorizationStatus.invalid,
     AuthorizationStatus.unknown: Ocpp16AuthorizationStatus.invalid,
     AuthorizationStatus.not_at_this_location: Ocpp16AuthorizationStatus.invalid,
+    AuthorizationStatus.not_at_this_time: Ocpp16AuthorizationStatus.invalid,
+    AuthorizationStatus.not_allowed_type_evse: Ocpp16AuthorizationStatus.invalid,
+    AuthorizationStatus.concurrent_tx: Ocpp16AuthorizationStatus.concurrent_tx,
+    AuthorizationStatus.no_credit: Ocpp16AuthorizationStatus.invalid,
 }
 
 # Each reason answers with one OCPP 2.0.1 status (SPEC section 5).
@@ -133,6 +143,14 @@ REASON_STATUS: dict[AuthorizationReason, AuthorizationStatus] = {
     AuthorizationReason.not_at_this_location: AuthorizationStatus.not_at_this_location,
     # An unknown UID added by a learning mode (app/services/unknown_cards.py), then accepted.
     AuthorizationReason.card_learned: AuthorizationStatus.accepted,
+    AuthorizationReason.group_not_yet_valid: AuthorizationStatus.expired,
+    AuthorizationReason.group_expired: AuthorizationStatus.expired,
+    AuthorizationReason.card_expired_after_first_use: AuthorizationStatus.expired,
+    AuthorizationReason.not_at_this_time: AuthorizationStatus.not_at_this_time,
+    AuthorizationReason.connector_not_allowed: AuthorizationStatus.not_allowed_type_evse,
+    AuthorizationReason.concurrent_sessions: AuthorizationStatus.concurrent_tx,
+    AuthorizationReason.card_quota_used_up: AuthorizationStatus.no_credit,
+    AuthorizationReason.group_quota_used_up: AuthorizationStatus.no_credit,
 }
 
 
@@ -143,6 +161,8 @@ class Decision:
     user_group_id: uuid.UUID | None
     card_id: uuid.UUID | None
     cache_expires_at: datetime
+    remaining: dict[str, object] | None = None  # what the quotas leave (accepted answers only)
+    checks: tuple[guest_rules.Check, ...] = ()  # every check with its verdict (explain)
 
     @property
     def accepted(self) -> bool:
@@ -152,12 +172,21 @@ class Decision:
     def ocpp16_status(self) -> Ocpp16AuthorizationStatus:
         return OCPP16_STATUS[self.status]
 
+    @property
+    def decided_by(self) -> str | None:
+        """The check that refused, `access_control` for free charging, None when all passed."""
+        if self.reason == AuthorizationReason.free_charging:
+            return "access_control"
+        failed = guest_rules.first_failure(list(self.checks))
+        return None if failed is None else failed.rule
+
 
 def card_refusal(
     blocked: bool, valid_from: datetime | None, valid_until: datetime | None, now: datetime
 ) -> AuthorizationReason | None:
-    """The card's own refusal at `now`, if any: blocked, then outside its validity. The decision
-    and the OCPP local lists (app/services/local_lists.py) both read a card's status here."""
+    """The card's own refusal at `now`, if any: blocked, then outside its validity. The OCPP local
+    lists (app/services/local_lists.py) read a card's status here; the decision's checks
+    (app/services/guest_rules.py) give the same answer for these rules."""
     if blocked:
         return AuthorizationReason.card_blocked
     if valid_from is not None and now < valid_from:
@@ -168,28 +197,32 @@ def card_refusal(
 
 
 def decide(facts: AuthorizationFacts, now: datetime, cache_seconds: int) -> Decision:
-    """The decision table, in its order: free charging, unknown, blocked, outside validity,
-    archived group, not active here, accepted."""
+    """The decision table, in its order (README; app/services/guest_rules.py::CHECKS): free
+    charging, then the first check that fails, else accepted."""
     cache_until = now + timedelta(seconds=cache_seconds)
-
-    def answer(reason: AuthorizationReason, until: datetime = cache_until) -> Decision:
-        return Decision(REASON_STATUS[reason], reason, facts.user_group_id, facts.card_id, until)
-
+    checks = tuple(guest_rules.evaluate(facts, now))
     if not facts.access_control:
         # Anyone charges here: no user group's offer is used, so no group and no tariff, even when
         # the card happens to belong to one (the card is still named, for the record).
         free = AuthorizationReason.free_charging
-        return Decision(REASON_STATUS[free], free, None, facts.card_id, cache_until)
-    if facts.card_id is None:
-        return answer(AuthorizationReason.unknown_card)
-    refusal = card_refusal(bool(facts.card_blocked), facts.card_valid_from, facts.card_valid_until, now)
-    if refusal == AuthorizationReason.card_not_yet_valid and facts.card_valid_from is not None:
-        return answer(refusal, min(cache_until, facts.card_valid_from))
-    if refusal is not None:
-        return answer(refusal)
-    if facts.user_group_status == UserGroupStatus.archived:
-        return answer(AuthorizationReason.group_archived)
-    if facts.user_group_scope != ActivationScope.all and not facts.active_on_charging_group:
-        return answer(AuthorizationReason.not_at_this_location)
-    until = cache_until if facts.card_valid_until is None else min(cache_until, facts.card_valid_until)
-    return answer(AuthorizationReason.accepted, until)
+        return Decision(REASON_STATUS[free], free, None, facts.card_id, cache_until, checks=checks)
+    failed = guest_rules.first_failure(list(checks))
+    if failed is not None:
+        assert failed.reason is not None
+        until = cache_until
+        if failed.reason == AuthorizationReason.card_not_yet_valid and facts.card_valid_from is not None:
+            until = min(cache_until, facts.card_valid_from)
+        elif failed.reason == AuthorizationReason.group_not_yet_valid and facts.rule_group_valid_from:
+            until = min(cache_until, facts.rule_group_valid_from)
+        status = REASON_STATUS[failed.reason]
+        return Decision(status, failed.reason, facts.user_group_id, facts.card_id, until, checks=checks)
+    accepted = AuthorizationReason.accepted
+    return Decision(
+        REASON_STATUS[accepted],
+        accepted,
+        facts.user_group_id,
+        facts.card_id,
+        guest_rules.cache_limit(facts, now, cache_until),
+        guest_rules.remaining(facts),
+        checks,
+    )

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,7 @@ from app.errors import FieldError, InvalidInput, SessionAlreadyStopped
 from app.models import ChargingSession, TariffVersion
 from app.pagination import PageRequest
 from app.repositories.authorization import AuthorizationFacts
+from app.repositories.cards import CardRepository
 from app.repositories.sessions import SessionFilters, SessionRepository
 
 __all__ = [
@@ -58,11 +60,11 @@ async def start_session(
     if existing is not None:
         return existing, False
     ref = connector_ref(data)
-    facts = await read_facts(session, ctx, data.id_token, ref)
+    facts = await read_facts(session, ctx, data.id_token, ref, data.started_at)
     if facts.user_group_id is not None:
         # Also for free charging: deleting the group deletes the card this session names.
         await UserGroupRepository(session, ctx.organization_id).get_for_share(facts.user_group_id)
-        facts = await read_facts(session, ctx, data.id_token, ref)  # what the lock let us see
+        facts = await read_facts(session, ctx, data.id_token, ref, data.started_at)  # after the lock
     decision = policy.decide(facts, data.started_at, cache_seconds)
     group_id = decision.user_group_id
     tariff = await sessions.tariff_in_force(group_id, data.started_at) if group_id is not None else None
@@ -71,6 +73,7 @@ async def start_session(
         recorded = await sessions.by_transaction_id(data.transaction_id)
         assert recorded is not None, "the conflicting insert committed, so its row is visible"
         return recorded, False
+    first_use = await _mark_first_use(session, ctx, facts, decision, data.started_at)
     await audit.record(
         session,
         ctx,
@@ -84,9 +87,30 @@ async def start_session(
             "card_uid": charging_session.id_token,
             "decision": decision.status,
             "reason": decision.reason,
+            **first_use,
         },
     )
     return charging_session, True
+
+
+async def _mark_first_use(
+    session: AsyncSession,
+    ctx: RequestContext,
+    facts: AuthorizationFacts,
+    decision: policy.Decision,
+    at: datetime,
+) -> dict[str, Any]:
+    """An accepted session with a group's card is the card's use: its first one starts the clock
+    of the "valid N hours after first use" rule (the end is fixed then, with the rule in force)."""
+    if not decision.accepted or decision.user_group_id is None or decision.card_id is None:
+        return {}
+    hours = facts.rule_card_validity_hours
+    expires_at = at + timedelta(hours=hours) if hours is not None else None
+    if not await CardRepository(session, ctx.organization_id).mark_first_use(
+        decision.card_id, at, expires_at
+    ):
+        return {}
+    return {"card_first_used_at": at, "card_expires_at": expires_at}
 
 
 async def stop_session(

@@ -1,7 +1,7 @@
 """unknown cards: refused UIDs per charging group (the last 1,000 per organization); learning modes
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0011
 Create Date: 2026-11-26 00:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from app.models.base import UTCDateTime
 
 revision: str = "0012"
-down_revision: str | None = "0008"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

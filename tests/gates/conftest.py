@@ -91,6 +91,9 @@ def build_world(client: TestClient, org: Org) -> dict[str, str]:
     )
     upcoming = {"currency": "EUR", "price_per_kwh": "0.35", "valid_from": "2099-01-01T00:00:00Z"}
     ok(client.put(f"/v1/user-groups/{group['id']}/tariff", json=upcoming, headers=org.auth()))
+    # Guest rules that refuse nobody: the rules box has a resource for every gate.
+    rules = {"group_valid_from": "2000-01-01T00:00:00Z"}
+    ok(client.put(f"/v1/user-groups/{group['id']}/rules", json=rules, headers=org.auth()))
     card = add_card(client, org, group["id"], f"W{site['group']['id'][:8].upper()}")
     session = ok(
         start_session(client, org, card["uid"], site["connectors"][0]["id"], "2026-11-01T10:00:00Z"), 201

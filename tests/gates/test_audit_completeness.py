@@ -49,6 +49,12 @@ def _group_with_upcoming_tariff(client: TestClient, org: Org, world: dict[str, s
     return group_id
 
 
+def _group_with_rules(client: TestClient, org: Org, world: dict[str, str]) -> str:
+    group_id = _fresh_group(client, org, world)
+    ok(client.put(f"/v1/user-groups/{group_id}/rules", json={"max_power_kw": "11"}, headers=org.auth()))
+    return group_id
+
+
 def _new_key(client: TestClient, org: Org) -> str:
     response = client.post("/v1/api-keys", json={"name": "temp", "role": "viewer"}, headers=org.auth())
     return ok(response, 201)["id"]  # type: ignore[no-any-return]
@@ -104,6 +110,18 @@ SCENARIOS: dict[str, Scenario] = {
     "cancel_upcoming_tariff": (
         lambda c, o, w: {"ids": {**w, "user_group_id": _group_with_upcoming_tariff(c, o, w)}},
         ["tariff.cancelled"],
+    ),
+    "set_rules": (
+        lambda c, o, w: {"ids": w, "json": {"quota_period": "day", "card_sessions": 2}},
+        ["rules.set"],
+    ),
+    "remove_rules": (
+        lambda c, o, w: {"ids": {**w, "user_group_id": _group_with_rules(c, o, w)}},
+        ["rules.removed"],
+    ),
+    "explain_authorization": (
+        lambda c, o, w: {"json": {"id_token": "04AABBCC", "connector_id": w["connector_id"]}},
+        [],
     ),
     "apply_card_action": (
         lambda c, o, w: {"ids": w, "json": {"action": "block", "card_ids": [w["card_id"]]}},

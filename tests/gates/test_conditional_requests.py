@@ -38,7 +38,12 @@ def _side_effect_free_names(client: TestClient) -> set[str]:
     }
 
 
-SIDE_EFFECT_FREE = {"authorize_card", "preview_activation_change", "preview_user_group"}
+SIDE_EFFECT_FREE = {
+    "authorize_card",
+    "explain_authorization",
+    "preview_activation_change",
+    "preview_user_group",
+}
 CHANGES = [op for op in OPERATIONS if op.is_write and op.name not in SIDE_EFFECT_FREE]
 CHANGING_POSTS = [op for op in CHANGES if op.method == "POST"]
 

@@ -32,7 +32,8 @@ def test_transaction_statement_selects_the_facts() -> None:
 
 def test_hot_path_rows_split_by_name() -> None:
     key = KeyRow(uuid.uuid4(), uuid.uuid4(), "backend", "hash", None, "ci")  # type: ignore[arg-type]
-    facts = [uuid.uuid4(), uuid.uuid4(), True, *[None] * 7, 1, None, "Depot", None, None, None, None]
+    rule_facts = [None] * (len(AuthorizationFacts._fields) - 15)
+    facts = [uuid.uuid4(), uuid.uuid4(), True, *[None] * 7, 1, None, "Depot", None, None, *rule_facts]
     found_key, found_facts = repository.hot_path_rows((*key, *facts))
     assert found_key == key
     assert found_facts is not None
