@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database, UnitOfWork
-from app.enums import ActivationScope, AuditAction, AuthorizationReason, UserGroupStatus
+from app.enums import ActivationScope, AuditAction, AuthorizationReason
 from app.errors import NotFound
 from app.models import Card, UnknownCard
 from app.pagination import PageRequest
 from app.repositories import unknown_cards as repository
 from app.repositories.activation import ActivationRepository
-from app.repositories.authorization import AuthorizationFacts
+from app.repositories.authorization import AuthorizationFacts, ConnectorRef, read_facts
 from app.repositories.cards import CardRepository
 from app.repositories.charging_groups import ChargingGroupRepository
 from app.repositories.unknown_cards import LearningModeRepository, Sighting, UnknownCardRepository
@@ -107,26 +107,18 @@ async def after_unknown(
     if facts.learning_user_group_id is not None and ends is not None and now < ends:
         async with UnitOfWork(db) as session:
             learned = await _learn(session, ctx, facts, uid, now)
-        if learned is not None:
-            return learned_decision(facts, learned, now, cache_seconds)
+            if learned is not None:
+                # The new card's own facts (its group's rules included), read in the same
+                # transaction: it is decided like any card, only the reason says it was learned.
+                ref = ConnectorRef(connector_id=facts.connector_id)
+                known = await read_facts(session, ctx.organization_id, uid, ref, now)
+        if learned is not None and known is not None:
+            return learned_decision(policy.decide(known, now, cache_seconds))
     buffer.note(ctx.organization_id, uid, facts.charging_group_id, now)
     return decision
 
 
-def learned_decision(
-    facts: AuthorizationFacts, card: Card, now: datetime, cache_seconds: int
-) -> policy.Decision:
-    """The decision for the card just learned, by the same rules as any card's."""
-    known = facts._replace(
-        card_id=card.id,
-        card_blocked=card.blocked,
-        card_valid_from=card.valid_from,
-        card_valid_until=card.valid_until,
-        user_group_id=card.user_group_id,
-        user_group_status=UserGroupStatus.active,
-        active_on_charging_group=True,
-    )
-    decision = policy.decide(known, now, cache_seconds)
+def learned_decision(decision: policy.Decision) -> policy.Decision:
     return replace(decision, reason=AuthorizationReason.card_learned) if decision.accepted else decision
 
 

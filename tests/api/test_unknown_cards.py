@@ -228,6 +228,32 @@ class TestLearningMode:
         actions = [e["action"] for e in group_history(client, org, group_id)]
         assert actions.count("learning_mode.stopped") == 1
 
+    def test_a_learned_card_is_decided_by_its_groups_rules(
+        self, client: TestClient, org: Org, desk: dict[str, Any]
+    ) -> None:
+        group_id = desk["group"]["id"]
+        plug = desk["at_reception"]["plug_type"]
+        other_plug = next(p for p in ("type2", "ccs2", "chademo") if p != plug)
+        ok(
+            client.put(
+                f"/v1/user-groups/{group_id}/rules",
+                json={"allowed_plug_types": [other_plug]},
+                headers=org.auth(),
+            )
+        )
+        ok(
+            client.put(
+                f"/v1/user-groups/{group_id}/learning-mode",
+                json={"ends_at": in_hours(1), "charging_group_ids": [desk["reception"]["id"]]},
+                headers=org.auth(),
+            )
+        )
+        learned = tap(client, org, "04DD10", desk["at_reception"])
+        # Learned (it is a card of the group now), and refused by the group's connector rule.
+        assert (learned["status"], learned["reason"]) == ("NotAllowedTypeEVSE", "connector_not_allowed")
+        card = ok(client.get(f"/v1/cards/{learned['card_id']}", headers=org.auth()))
+        assert card["user_group_id"] == group_id
+
     def test_learning_ends_at_its_end(self, client: TestClient, org: Org, desk: dict[str, Any]) -> None:
         path = f"/v1/user-groups/{desk['group']['id']}/learning-mode"
         ends = datetime.now(UTC) + timedelta(seconds=1.5)
