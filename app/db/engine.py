@@ -10,7 +10,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from app.settings import Settings, normalize_database_url
 
@@ -45,6 +45,23 @@ def create_engine(settings: Settings) -> AsyncEngine:
     _check_connections_on_checkout(engine)
     _drop_connections_that_time_out(engine)
     return engine
+
+
+def create_migration_engine(settings: Settings) -> AsyncEngine:
+    """The engine migrations run on: no statement timeout and no per-statement round-trip bound.
+
+    The request bounds (DB_STATEMENT_TIMEOUT_MS, DB_REQUEST_TIMEOUT_SECONDS) are for requests; a
+    migration rewriting a large table takes as long as it takes (and holds one connection).
+    """
+    url = normalize_database_url(settings.database_url)
+    if is_sqlite(url):
+        engine = create_async_engine(url, poolclass=NullPool)
+        configure_sqlite(engine)
+        return engine
+    server_settings = {"statement_timeout": "0", "timezone": "UTC", "application_name": APPLICATION_NAME}
+    return create_async_engine(
+        url, poolclass=NullPool, connect_args={"command_timeout": None, "server_settings": server_settings}
+    )
 
 
 def _create_sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
