@@ -10,7 +10,7 @@
 
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -272,9 +272,11 @@ def insert_card(client: TestClient, org: Org, user_group_id: str, uid: str, **fi
     return _json(in_unit_of_work(client, work))
 
 
-def insert_cards(client: TestClient, org: Org, user_group_id: str, rows: list[dict[str, Any]]) -> int:
-    """Many cards at once (the bulk endpoint's all-or-nothing batch), each row a `CardCreate` body."""
-    batch = card_batches.CardBatch.from_json(rows)
+def insert_cards(
+    client: TestClient, org: Org, user_group_id: str, cards: Iterable[str | dict[str, Any]]
+) -> int:
+    """Many cards at once (the bulk endpoint's all-or-nothing batch): UIDs, or `CardCreate` bodies."""
+    batch = card_batches.CardBatch.from_json([{"uid": c} if isinstance(c, str) else c for c in cards])
 
     async def work(session: AsyncSession) -> int:
         return await card_batches.add_cards(session, org.context(), uuid.UUID(user_group_id), batch)
