@@ -368,3 +368,14 @@ def all_items(client: TestClient, org: Org, path: str, **options: Any) -> list[d
 
 def group_history(client: TestClient, org: Org, group_id: str) -> list[dict[str, Any]]:
     return all_items(client, org, f"/v1/user-groups/{group_id}/history")
+
+
+def cards_of(client: TestClient, org: Org, group_id: str) -> list[dict[str, Any]]:
+    """Every card of a user group."""
+    return all_items(client, org, f"/v1/user-groups/{group_id}/cards")
+
+
+def subscribe(client: TestClient, org: Org, url: str, role: Role = Role.integration, **fields: Any) -> Any:
+    """A webhook endpoint for `url`, created over HTTP."""
+    response = client.post("/v1/webhook-endpoints", json={"url": url, **fields}, headers=org.auth(role))
+    return ok(response, 201)

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from app.enums import Role
 from tests.factories import (
     Org,
-    all_items,
+    cards_of,
     group_history,
     insert_card,
     insert_cards,
@@ -28,10 +28,6 @@ def bulk_add(client: TestClient, org: Org, group_id: str, count: int, prefix: st
         [{"uid": f"{prefix}{index:08d}", "label": f"Guest {index}"} for index in range(count)],
     )
     return [card["id"] for card in cards_of(client, org, group_id)]
-
-
-def cards_of(client: TestClient, org: Org, group_id: str) -> list[dict[str, Any]]:
-    return all_items(client, org, f"/v1/user-groups/{group_id}/cards")
 
 
 def act(client: TestClient, org: Org, group_id: str, body: dict[str, Any], **headers: str) -> Any:

@@ -22,16 +22,11 @@ from app.services import webhook_secrets
 from app.settings import Settings
 from app.webhook_worker import deliver_due
 from tests.api.test_events import read_all
-from tests.factories import Org, insert_card, insert_user_group, make_org, ok
+from tests.factories import Org, insert_card, insert_user_group, make_org, ok, subscribe
 from tests.webhooks.receiver import running_receiver
 
 # Retries at once: the tests run the worker's rounds themselves.
 NOW = {"webhook_retry_delays_seconds": [0.0, 0.0, 0.0]}
-
-
-def subscribe(client: TestClient, org: Org, url: str, role: Role = Role.integration, **fields: Any) -> Any:
-    response = client.post("/v1/webhook-endpoints", json={"url": url, **fields}, headers=org.auth(role))
-    return ok(response, 201)
 
 
 def deliver(client: TestClient, settings: Settings, rounds: int = 1) -> int:
