@@ -73,21 +73,7 @@ class ReportRepository(Repository[ChargingSession]):
         return await self._in_python(filters, dimension, period, zone)
 
     def _where(self, filters: SessionFilters) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = [ChargingSession.organization_id == self.organization_id]
-        for column, value in (
-            (ChargingSession.user_group_id, filters.user_group_id),
-            (ChargingSession.card_id, filters.card_id),
-            (ChargingSession.charging_group_id, filters.charging_group_id),
-            (ChargingSession.connector_id, filters.connector_id),
-            (ChargingSession.status, filters.status),
-        ):
-            if value is not None:
-                conditions.append(column == value)
-        if filters.started_from is not None:
-            conditions.append(ChargingSession.started_at >= filters.started_from)
-        if filters.started_until is not None:
-            conditions.append(ChargingSession.started_at < filters.started_until)
-        return conditions
+        return [ChargingSession.organization_id == self.organization_id, *filters.conditions()]
 
     async def _in_sql(
         self, filters: SessionFilters, dimension: ReportDimension, period: ReportPeriod, zone: ZoneInfo

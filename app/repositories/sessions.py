@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.enums import SessionStatus
 from app.models import (
@@ -29,6 +30,26 @@ class SessionFilters:
     transaction_id: str | None = None
     started_from: datetime | None = None
     started_until: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE of these filters (the list, the export and the reports)."""
+        conditions: list[ColumnElement[bool]] = [
+            column == value
+            for column, value in (
+                (ChargingSession.user_group_id, self.user_group_id),
+                (ChargingSession.card_id, self.card_id),
+                (ChargingSession.charging_group_id, self.charging_group_id),
+                (ChargingSession.connector_id, self.connector_id),
+                (ChargingSession.status, self.status),
+                (ChargingSession.transaction_id, self.transaction_id),
+            )
+            if value is not None
+        ]
+        if self.started_from is not None:
+            conditions.append(ChargingSession.started_at >= self.started_from)
+        if self.started_until is not None:
+            conditions.append(ChargingSession.started_at < self.started_until)
+        return conditions
 
 
 class SessionRepository(Repository[ChargingSession]):
@@ -86,22 +107,7 @@ class SessionRepository(Repository[ChargingSession]):
         return found
 
     def _filtered(self, filters: SessionFilters) -> Select[ChargingSession]:
-        statement = self.base_statement()
-        for column, value in (
-            (ChargingSession.user_group_id, filters.user_group_id),
-            (ChargingSession.card_id, filters.card_id),
-            (ChargingSession.charging_group_id, filters.charging_group_id),
-            (ChargingSession.connector_id, filters.connector_id),
-            (ChargingSession.status, filters.status),
-            (ChargingSession.transaction_id, filters.transaction_id),
-        ):
-            if value is not None:
-                statement = statement.where(column == value)
-        if filters.started_from is not None:
-            statement = statement.where(ChargingSession.started_at >= filters.started_from)
-        if filters.started_until is not None:
-            statement = statement.where(ChargingSession.started_at < filters.started_until)
-        return statement
+        return self.base_statement().where(*filters.conditions())
 
     async def search(
         self, page: PageRequest, filters: SessionFilters
