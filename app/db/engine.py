@@ -56,7 +56,9 @@ def create_migration_engine(settings: Settings) -> AsyncEngine:
     url = normalize_database_url(settings.database_url)
     if is_sqlite(url):
         engine = create_async_engine(url, poolclass=NullPool)
-        configure_sqlite(engine)
+        # Without foreign keys: a batch migration recreates a table (copy, drop, rename), and
+        # dropping `cards` with them on would set every session's card_id to NULL (ON DELETE).
+        configure_sqlite(engine, foreign_keys=False)
         return engine
     server_settings = {"statement_timeout": "0", "timezone": "UTC", "application_name": APPLICATION_NAME}
     return create_async_engine(
@@ -74,7 +76,9 @@ def _create_sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
     return engine
 
 
-def configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int = 30_000) -> None:
+def configure_sqlite(
+    engine: AsyncEngine, busy_timeout_ms: int = 30_000, *, foreign_keys: bool = True
+) -> None:
     """WAL, foreign keys, and SQLAlchemy's recipe for real transactions on Python's sqlite3.
 
     Python 3.11's sqlite3 manages BEGIN itself and breaks SAVEPOINT; we take that over. Write
@@ -88,7 +92,7 @@ def configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int = 30_000) -> None
         cursor = dbapi_connection.cursor()
         for pragma in (
             "PRAGMA journal_mode=WAL",
-            "PRAGMA foreign_keys=ON",
+            f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}",
             "PRAGMA synchronous=NORMAL",
             # A write waits this long for another writer's lock, then "database is locked": 503.
             f"PRAGMA busy_timeout={busy_timeout_ms}",
