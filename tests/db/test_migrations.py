@@ -46,7 +46,6 @@ def test_migrate_is_not_bounded_by_the_request_timeouts(
 ) -> None:
     """`ugs migrate` under a 1 ms statement timeout: a statement that takes 50 ms still runs (a
     migration rewriting a large table must not be cut off by the bounds meant for requests)."""
-    monkeypatch.setenv("DATABASE_URL", empty_database)
     monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "1")
     monkeypatch.setenv("DB_REQUEST_TIMEOUT_SECONDS", "0.01")
     timeouts: list[str] = []
@@ -59,7 +58,7 @@ def test_migrate_is_not_bounded_by_the_request_timeouts(
 
     event.listen(Engine, "before_cursor_execute", slow_first_statement)
     try:
-        migrate()
+        migrate(empty_database)  # the settings are read from the environment, as `ugs migrate` does
     finally:
         event.remove(Engine, "before_cursor_execute", slow_first_statement)
     assert timeouts == (["0"] if is_postgres() else [])
