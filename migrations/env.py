@@ -6,9 +6,9 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app.db import Database
+from app.db import create_migration_engine
 from app.models import Base
-from app.settings import Settings, get_settings
+from app.settings import Settings, get_settings, normalize_database_url
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
@@ -34,18 +34,19 @@ def run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    database = Database(settings())
+    # Not the request engine: a migration is not bounded by the request timeouts.
+    engine = create_migration_engine(settings())
     try:
-        async with database.engine.connect() as connection:
+        async with engine.connect() as connection:
             await connection.run_sync(run_migrations)
             await connection.commit()
     finally:
-        await database.dispose()
+        await engine.dispose()
 
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=Database(settings()).url,
+        url=normalize_database_url(settings().database_url),
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},

@@ -12,7 +12,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from app.settings import Settings, normalize_database_url
 
@@ -49,6 +49,25 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+def create_migration_engine(settings: Settings) -> AsyncEngine:
+    """The engine migrations run on: no statement timeout and no per-statement round-trip bound.
+
+    The request bounds (DB_STATEMENT_TIMEOUT_MS, DB_REQUEST_TIMEOUT_SECONDS) are for requests; a
+    migration rewriting a large table takes as long as it takes (and holds one connection).
+    """
+    url = normalize_database_url(settings.database_url)
+    if is_sqlite(url):
+        engine = create_async_engine(url, poolclass=NullPool)
+        # Without foreign keys: a batch migration recreates a table (copy, drop, rename), and
+        # dropping `cards` with them on would set every session's card_id to NULL (ON DELETE).
+        configure_sqlite(engine, foreign_keys=False)
+        return engine
+    server_settings = {"statement_timeout": "0", "timezone": "UTC", "application_name": APPLICATION_NAME}
+    return create_async_engine(
+        url, poolclass=NullPool, connect_args={"command_timeout": None, "server_settings": server_settings}
+    )
+
+
 def _create_sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
     database = url.split(":///", 1)[1] if ":///" in url else ""
     if database and database != ":memory:":
@@ -59,7 +78,9 @@ def _create_sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
     return engine
 
 
-def configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int = 30_000) -> None:
+def configure_sqlite(
+    engine: AsyncEngine, busy_timeout_ms: int = 30_000, *, foreign_keys: bool = True
+) -> None:
     """WAL, foreign keys, and SQLAlchemy's recipe for real transactions on Python's sqlite3.
 
     Python 3.11's sqlite3 manages BEGIN itself and breaks SAVEPOINT; we take that over. Write
@@ -73,7 +94,7 @@ def configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int = 30_000) -> None
         cursor = dbapi_connection.cursor()
         for pragma in (
             "PRAGMA journal_mode=WAL",
-            "PRAGMA foreign_keys=ON",
+            f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}",
             "PRAGMA synchronous=NORMAL",
             # A write waits this long for another writer's lock, then "database is locked": 503.
             f"PRAGMA busy_timeout={busy_timeout_ms}",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import signal_on_commit
@@ -41,30 +41,26 @@ class WebhookDeliveryRepository(Repository[WebhookDelivery]):
         self, endpoint_id: uuid.UUID, page: PageRequest, status: DeliveryStatus | None
     ) -> tuple[Sequence[Any], bool]:
         """The endpoint's deliveries, newest first, each with its event's id and type."""
-        statement = (
-            select(WebhookDelivery, ChangeEvent.id, ChangeEvent.type)
-            .join(ChangeEvent, ChangeEvent.seq == WebhookDelivery.event_seq)
-            .where(
-                WebhookDelivery.organization_id == self.organization_id,
-                WebhookDelivery.endpoint_id == endpoint_id,
-            )
-        )
+        statement = self._deliveries_of(endpoint_id)
         if status is not None:
             statement = statement.where(WebhookDelivery.status == status)
         rows = (await self.session.execute(paginate(statement, WebhookDelivery, page))).all()
         return rows[: page.limit], len(rows) > page.limit
 
     async def one_of_endpoint(self, endpoint_id: uuid.UUID, delivery_id: uuid.UUID) -> Any:
-        statement = (
+        statement = self._deliveries_of(endpoint_id).where(WebhookDelivery.id == delivery_id)
+        return (await self.session.execute(statement)).one_or_none()
+
+    def _deliveries_of(self, endpoint_id: uuid.UUID) -> Select[WebhookDelivery, uuid.UUID, str]:
+        """The endpoint's deliveries, each with its event's id and type."""
+        return (
             select(WebhookDelivery, ChangeEvent.id, ChangeEvent.type)
             .join(ChangeEvent, ChangeEvent.seq == WebhookDelivery.event_seq)
             .where(
                 WebhookDelivery.organization_id == self.organization_id,
                 WebhookDelivery.endpoint_id == endpoint_id,
-                WebhookDelivery.id == delivery_id,
             )
         )
-        return (await self.session.execute(statement)).one_or_none()
 
 
 # The worker's queue ------------------------------------------------------------------------------

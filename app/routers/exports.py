@@ -70,8 +70,8 @@ async def export_user_group_cards(
     q: Search = None,
     blocked: Blocked = None,
 ) -> StreamingResponse:
-    """The group's cards as CSV (uid, label, printed_number, valid_from, valid_until, blocked): the
-    card import (`POST .../cards/import`) takes the file back unchanged."""
+    """The group's cards as CSV, in the columns of the card import (`POST .../cards/import`), which
+    takes the file back unchanged."""
     await service.require_group(session, ctx, user_group_id)
     return _cards(request, ctx, user_group_id, q, blocked)
 

@@ -8,26 +8,26 @@ from fastapi.testclient import TestClient
 
 from app.enums import Role
 from app.settings import Settings
-from tests.factories import Org, add_card, authorize, create_user_group, make_site, ok
+from tests.factories import Org, authorize, insert_card, insert_site, insert_user_group, ok
 
 
 @pytest.fixture
 def setup(client: TestClient, org: Org) -> dict[str, Any]:
     """Two access-controlled charging groups; a user group active on the first only, with a card."""
-    here = make_site(client, org, connectors=1)
-    elsewhere = make_site(client, org, connectors=1)
-    group = create_user_group(
+    here = insert_site(client, org, connectors=1)
+    elsewhere = insert_site(client, org, connectors=1)
+    group = insert_user_group(
         client, org, activation={"scope": "custom", "charging_group_ids": [here["group"]["id"]]}
     )
     ok(client.patch(f"/v1/charging-groups/{elsewhere['group']['id']}", json={"access_control": True},
                     headers=org.auth()))  # fmt: skip
-    card = add_card(client, org, group["id"], "04A2B3C4")
+    card = insert_card(client, org, group["id"], "04A2B3C4")
     return {
         "group": group,
         "card": card,
         "here": here["connectors"][0],
         "elsewhere": elsewhere["connectors"][0],
-        "free": make_site(client, org, connectors=1)["connectors"][0],
+        "free": insert_site(client, org, connectors=1)["connectors"][0],
     }
 
 
@@ -128,9 +128,9 @@ class TestDecisionTable:
         assert datetime.fromisoformat(answer["cache_expires_at"]) == soon
 
     def test_scope_all_covers_charging_groups_created_later(self, client: TestClient, org: Org) -> None:
-        group = create_user_group(client, org, activation={"scope": "all", "charging_group_ids": []})
-        add_card(client, org, group["id"], "ALL1")
-        later = make_site(client, org, connectors=1)
+        group = insert_user_group(client, org, activation={"scope": "all", "charging_group_ids": []})
+        insert_card(client, org, group["id"], "ALL1")
+        later = insert_site(client, org, connectors=1)
         ok(client.patch(f"/v1/charging-groups/{later['group']['id']}", json={"access_control": True},
                         headers=org.auth()))  # fmt: skip
         answer = decision(client, org, "ALL1", later["connectors"][0])

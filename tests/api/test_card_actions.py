@@ -6,46 +6,41 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from app.enums import Role
-from tests.factories import Org, add_card, create_user_group, make_site, ok
+from tests.factories import (
+    Org,
+    cards_of,
+    group_history,
+    insert_card,
+    insert_cards,
+    insert_site,
+    insert_user_group,
+    ok,
+)
 
 ACTIONS = "/v1/user-groups/{}/cards/actions"
 
 
 def bulk_add(client: TestClient, org: Org, group_id: str, count: int, prefix: str = "BA") -> list[str]:
-    cards = [{"uid": f"{prefix}{index:08d}", "label": f"Guest {index}"} for index in range(count)]
-    ok(client.post(f"/v1/user-groups/{group_id}/cards/bulk", json={"cards": cards}, headers=org.auth()), 201)
-    ids: list[str] = []
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-        page = ok(client.get(f"/v1/user-groups/{group_id}/cards", params=params, headers=org.auth()))
-        ids += [card["id"] for card in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return ids
-
-
-def cards_of(client: TestClient, org: Org, group_id: str) -> list[dict[str, Any]]:
-    page = ok(client.get(f"/v1/user-groups/{group_id}/cards", params={"limit": 200}, headers=org.auth()))
-    return page["items"]  # type: ignore[no-any-return]
+    insert_cards(
+        client,
+        org,
+        group_id,
+        [{"uid": f"{prefix}{index:08d}", "label": f"Guest {index}"} for index in range(count)],
+    )
+    return [card["id"] for card in cards_of(client, org, group_id)]
 
 
 def act(client: TestClient, org: Org, group_id: str, body: dict[str, Any], **headers: str) -> Any:
     return client.post(ACTIONS.format(group_id), json=body, headers={**org.auth(), **headers})
 
 
-def history(client: TestClient, org: Org, group_id: str) -> list[dict[str, Any]]:
-    page = ok(client.get(f"/v1/user-groups/{group_id}/history", params={"limit": 200}, headers=org.auth()))
-    return page["items"]  # type: ignore[no-any-return]
-
-
 def test_block_by_filter_then_unblock_by_ids_with_one_record_each(client: TestClient, org: Org) -> None:
-    group = create_user_group(client, org)
+    group = insert_user_group(client, org)
     ids = bulk_add(client, org, group["id"], 300)
     result = ok(act(client, org, group["id"], {"action": "block", "filter": {}}))
     assert result["count"] == 300 and result["action"] == "block"
     assert all(card["blocked"] for card in cards_of(client, org, group["id"]))
-    records = [e for e in history(client, org, group["id"]) if e["action"] == "cards.bulk_blocked"]
+    records = [e for e in group_history(client, org, group["id"]) if e["action"] == "cards.bulk_blocked"]
     assert len(records) == 1
     assert records[0]["new_values"]["count"] == 300
     assert {card["id"] for card in records[0]["new_values"]["cards"]} == set(ids)
@@ -60,21 +55,21 @@ def test_block_by_filter_then_unblock_by_ids_with_one_record_each(client: TestCl
 
 
 def test_filter_selects_by_search_and_state(client: TestClient, org: Org) -> None:
-    group = create_user_group(client, org)
-    add_card(client, org, group["id"], "AA01", label="Conference day 1")
-    add_card(client, org, group["id"], "AA02", label="Conference day 2", blocked=True)
-    add_card(client, org, group["id"], "AA03", label="Staff")
+    group = insert_user_group(client, org)
+    insert_card(client, org, group["id"], "AA01", label="Conference day 1")
+    insert_card(client, org, group["id"], "AA02", label="Conference day 2", blocked=True)
+    insert_card(client, org, group["id"], "AA03", label="Staff")
     body = {"action": "remove", "filter": {"q": "conference", "blocked": False}}
     assert ok(act(client, org, group["id"], body))["count"] == 1
     assert sorted(card["uid"] for card in cards_of(client, org, group["id"])) == ["AA02", "AA03"]
-    removed = next(e for e in history(client, org, group["id"]) if e["action"] == "cards.bulk_removed")
+    removed = next(e for e in group_history(client, org, group["id"]) if e["action"] == "cards.bulk_removed")
     assert [card["uid"] for card in removed["old_values"]["cards"]] == ["AA01"]
 
 
 def test_set_and_clear_validity(client: TestClient, org: Org) -> None:
-    group = create_user_group(client, org)
-    first = add_card(client, org, group["id"], "VA01", valid_from="2026-01-01T00:00:00Z")
-    second = add_card(client, org, group["id"], "VA02")
+    group = insert_user_group(client, org)
+    first = insert_card(client, org, group["id"], "VA01", valid_from="2026-01-01T00:00:00Z")
+    second = insert_card(client, org, group["id"], "VA02")
     body = {
         "action": "set_validity",
         "card_ids": [first["id"], second["id"]],
@@ -94,9 +89,9 @@ def test_set_and_clear_validity(client: TestClient, org: Org) -> None:
 def test_validity_that_would_end_before_it_starts_refuses_the_whole_request(
     client: TestClient, org: Org
 ) -> None:
-    group = create_user_group(client, org)
-    late = add_card(client, org, group["id"], "VB01", valid_from="2031-01-01T00:00:00Z")
-    fine = add_card(client, org, group["id"], "VB02")
+    group = insert_user_group(client, org)
+    late = insert_card(client, org, group["id"], "VB01", valid_from="2031-01-01T00:00:00Z")
+    fine = insert_card(client, org, group["id"], "VB02")
     body = {
         "action": "set_validity",
         "card_ids": [fine["id"], late["id"]],
@@ -113,11 +108,11 @@ def test_validity_that_would_end_before_it_starts_refuses_the_whole_request(
 def test_every_refused_card_is_listed_and_nothing_changes(
     client: TestClient, org: Org, other_org: Org
 ) -> None:
-    group = create_user_group(client, org)
-    elsewhere = create_user_group(client, org)
-    mine = add_card(client, org, group["id"], "RF01")
-    theirs = add_card(client, org, elsewhere["id"], "RF02")
-    foreign = add_card(client, other_org, create_user_group(client, other_org)["id"], "RF03")
+    group = insert_user_group(client, org)
+    elsewhere = insert_user_group(client, org)
+    mine = insert_card(client, org, group["id"], "RF01")
+    theirs = insert_card(client, org, elsewhere["id"], "RF02")
+    foreign = insert_card(client, other_org, insert_user_group(client, other_org)["id"], "RF03")
     unknown = str(uuid.uuid4())
     ids = [mine["id"], theirs["id"], foreign["id"], unknown, mine["id"]]
     response = act(client, org, group["id"], {"action": "block", "card_ids": ids})
@@ -130,25 +125,25 @@ def test_every_refused_card_is_listed_and_nothing_changes(
         ("card_ids.4", "duplicate_in_request"),
     ]
     assert ok(client.get(f"/v1/cards/{mine['id']}", headers=org.auth()))["blocked"] is False
-    assert not [e for e in history(client, org, group["id"]) if e["action"].startswith("cards.bulk_b")]
+    assert not [e for e in group_history(client, org, group["id"]) if e["action"].startswith("cards.bulk_b")]
 
 
 def test_move_writes_a_record_in_both_histories(client: TestClient, org: Org) -> None:
-    source = create_user_group(client, org)
-    target = create_user_group(client, org)
+    source = insert_user_group(client, org)
+    target = insert_user_group(client, org)
     ids = bulk_add(client, org, source["id"], 5, prefix="MV")
     body = {"action": "move", "card_ids": ids[:3], "target_user_group_id": target["id"]}
     assert ok(act(client, org, source["id"], body))["count"] == 3
     assert len(cards_of(client, org, target["id"])) == 3 and len(cards_of(client, org, source["id"])) == 2
-    out = [e for e in history(client, org, source["id"]) if e["action"] == "cards.bulk_moved_out"]
-    into = [e for e in history(client, org, target["id"]) if e["action"] == "cards.bulk_moved_in"]
+    out = [e for e in group_history(client, org, source["id"]) if e["action"] == "cards.bulk_moved_out"]
+    into = [e for e in group_history(client, org, target["id"]) if e["action"] == "cards.bulk_moved_in"]
     assert len(out) == 1 and len(into) == 1
     assert {c["user_group_id"] for c in into[0]["new_values"]["cards"]} == {target["id"]}
 
 
 def test_move_into_an_archived_group_is_refused(client: TestClient, org: Org) -> None:
-    source, target = create_user_group(client, org), create_user_group(client, org)
-    card = add_card(client, org, source["id"], "MA01")
+    source, target = insert_user_group(client, org), insert_user_group(client, org)
+    card = insert_card(client, org, source["id"], "MA01")
     ok(client.post(f"/v1/user-groups/{target['id']}/archive", headers=org.auth()))
     body = {"action": "move", "card_ids": [card["id"]], "target_user_group_id": target["id"]}
     response = act(client, org, source["id"], body)
@@ -156,7 +151,7 @@ def test_move_into_an_archived_group_is_refused(client: TestClient, org: Org) ->
 
 
 def test_inconsistent_requests_name_the_field(client: TestClient, org: Org) -> None:
-    group = create_user_group(client, org)
+    group = insert_user_group(client, org)
     cases: list[tuple[dict[str, Any], str]] = [
         ({"action": "block"}, "card_ids"),
         ({"action": "block", "card_ids": [str(uuid.uuid4())], "filter": {}}, "card_ids"),
@@ -174,20 +169,22 @@ def test_inconsistent_requests_name_the_field(client: TestClient, org: Org) -> N
 
 
 def test_retry_with_the_same_idempotency_key_changes_nothing_more(client: TestClient, org: Org) -> None:
-    group = create_user_group(client, org)
+    group = insert_user_group(client, org)
     ids = bulk_add(client, org, group["id"], 4, prefix="ID")
     body = {"action": "remove", "card_ids": ids[:2]}
     first = act(client, org, group["id"], body, **{"Idempotency-Key": "remove-2"})
     again = act(client, org, group["id"], body, **{"Idempotency-Key": "remove-2"})
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
-    assert len([e for e in history(client, org, group["id"]) if e["action"] == "cards.bulk_removed"]) == 1
+    assert (
+        len([e for e in group_history(client, org, group["id"]) if e["action"] == "cards.bulk_removed"]) == 1
+    )
 
 
 def test_viewer_cannot_and_another_organization_gets_404(
     client: TestClient, org: Org, other_org: Org
 ) -> None:
-    group = create_user_group(client, org)
+    group = insert_user_group(client, org)
     body = {"action": "block", "filter": {}}
     assert (
         client.post(ACTIONS.format(group["id"]), json=body, headers=org.auth(Role.viewer)).status_code == 403
@@ -196,12 +193,9 @@ def test_viewer_cannot_and_another_organization_gets_404(
 
 
 def test_ten_thousand_cards_in_one_request(client: TestClient, org: Org) -> None:
-    group = create_user_group(client, org)
+    group = insert_user_group(client, org)
     cards = [{"uid": f"TK{index:08d}"} for index in range(10_000)]
-    ok(
-        client.post(f"/v1/user-groups/{group['id']}/cards/bulk", json={"cards": cards}, headers=org.auth()),
-        201,
-    )
+    insert_cards(client, org, group["id"], cards)
     result = ok(
         act(
             client,
@@ -211,15 +205,15 @@ def test_ten_thousand_cards_in_one_request(client: TestClient, org: Org) -> None
         )
     )
     assert result["count"] == 10_000
-    add_card(client, org, group["id"], "TK99999999")
+    insert_card(client, org, group["id"], "TK99999999")
     response = act(client, org, group["id"], {"action": "block", "filter": {}})
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "filter"
 
 
 def test_the_ocpp_local_list_follows_a_bulk_action(client: TestClient, org: Org) -> None:
-    site = make_site(client, org, connectors=1)
+    site = insert_site(client, org, connectors=1)
     charging_group_id = site["group"]["id"]
-    group = create_user_group(
+    group = insert_user_group(
         client, org, activation={"scope": "custom", "charging_group_ids": [charging_group_id]}
     )
     ids = bulk_add(client, org, group["id"], 3, prefix="LL")

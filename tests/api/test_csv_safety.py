@@ -6,7 +6,6 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +15,7 @@ from app.enums import Role
 from tests.factories import (
     Org,
     add_card,
+    cards_of,
     create_charge_point,
     create_connector,
     create_user_group,
@@ -147,13 +147,6 @@ def test_every_csv_writer_is_the_neutralizing_one() -> None:
 
 
 # The cards import: columns, and cells our exports neutralized ------------------------------------------
-
-
-def cards_of(client: TestClient, org: Org, group_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = ok(client.get(f"/v1/user-groups/{group_id}/cards", headers=org.auth()))[
-        "items"
-    ]
-    return items
 
 
 @pytest.mark.parametrize(

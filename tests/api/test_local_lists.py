@@ -11,7 +11,18 @@ from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 from app.enums import Role
-from tests.factories import Org, add_card, authorize, create_user_group, make_org, make_site, ok
+from tests.factories import (
+    Org,
+    add_card,
+    authorize,
+    create_user_group,
+    insert_card,
+    insert_site,
+    insert_user_group,
+    make_org,
+    make_site,
+    ok,
+)
 
 PAST_END = "2001-01-01T00:00:00Z"
 FUTURE_END = "2099-01-01T00:00:00Z"
@@ -49,9 +60,9 @@ def apply(held: dict[str, dict[str, Any]], update: dict[str, Any]) -> dict[str, 
 
 @pytest.fixture
 def world(client: TestClient, org: Org) -> dict[str, Any]:
-    site = make_site(client, org, connectors=1)
+    site = insert_site(client, org, connectors=1)
     charging_group_id = site["group"]["id"]
-    group = create_user_group(
+    group = insert_user_group(
         client, org, activation={"scope": "custom", "charging_group_ids": [charging_group_id]}
     )
     return {"site": site, "cg": charging_group_id, "group": group}
@@ -62,13 +73,13 @@ class TestShapes:
         self, client: TestClient, org: Org, world: dict[str, Any]
     ) -> None:
         group_id = world["group"]["id"]
-        add_card(client, org, group_id, "04AA01")
-        add_card(client, org, group_id, "04AA02", valid_until=FUTURE_END)
-        add_card(client, org, group_id, "04AA03", blocked=True)
-        add_card(client, org, group_id, "04AA04", valid_until=PAST_END)
-        add_card(client, org, group_id, "04AA05", valid_from=FUTURE_START)
-        elsewhere = create_user_group(client, org)
-        add_card(client, org, elsewhere["id"], "04BB01")
+        insert_card(client, org, group_id, "04AA01")
+        insert_card(client, org, group_id, "04AA02", valid_until=FUTURE_END)
+        insert_card(client, org, group_id, "04AA03", blocked=True)
+        insert_card(client, org, group_id, "04AA04", valid_until=PAST_END)
+        insert_card(client, org, group_id, "04AA05", valid_from=FUTURE_START)
+        elsewhere = insert_user_group(client, org)
+        insert_card(client, org, elsewhere["id"], "04BB01")
 
         body = local_list(client, org, world["cg"])
         assert body["update_type"] == "Full" and body["format"] == "ocpp201" and body["access_control"]
@@ -100,17 +111,17 @@ class TestShapes:
         self, client: TestClient, org: Org, world: dict[str, Any]
     ) -> None:
         long_uid = "04" * 11
-        add_card(client, org, world["group"]["id"], long_uid)
-        add_card(client, org, world["group"]["id"], "04CC01")
+        insert_card(client, org, world["group"]["id"], long_uid)
+        insert_card(client, org, world["group"]["id"], "04CC01")
         ocpp16 = local_list(client, org, world["cg"], format="ocpp16")
         assert [item["idTag"] for item in ocpp16["ocpp16"]["localAuthorizationList"]] == ["04CC01"]
         assert ocpp16["left_out_id_tags"] == [long_uid] and ocpp16["entry_count"] == 1
         assert long_uid in entries(local_list(client, org, world["cg"]))
 
     def test_free_charging_lists_nothing(self, client: TestClient, org: Org) -> None:
-        site = make_site(client, org, connectors=1)
-        group = create_user_group(client, org, activation={"scope": "all", "charging_group_ids": []})
-        add_card(client, org, group["id"], "04DD01")
+        site = insert_site(client, org, connectors=1)
+        group = insert_user_group(client, org, activation={"scope": "all", "charging_group_ids": []})
+        insert_card(client, org, group["id"], "04DD01")
         cg = site["group"]["id"]
         assert entries(local_list(client, org, cg)) == {"04DD01": {"status": "Accepted"}}
         ok(client.patch(f"/v1/charging-groups/{cg}", json={"access_control": False}, headers=org.auth()))
@@ -373,10 +384,10 @@ def build_world(client: TestClient) -> World:
     """Two charging groups with access control, each with a user group active there, and three of
     the four UIDs already on cards, so that most changes touch a list."""
     org = make_org(client)
-    sites = [make_site(client, org, connectors=1) for _ in range(2)]
+    sites = [insert_site(client, org, connectors=1) for _ in range(2)]
     charging_groups = [site["group"]["id"] for site in sites]
     groups = [
-        create_user_group(client, org, activation={"scope": "custom", "charging_group_ids": [cg]})["id"]
+        insert_user_group(client, org, activation={"scope": "custom", "charging_group_ids": [cg]})["id"]
         for cg in charging_groups
     ]
     connectors = [site["connectors"][0]["id"] for site in sites]

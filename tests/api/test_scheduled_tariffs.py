@@ -7,7 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from app.enums import Role
-from tests.factories import Org, add_card, create_user_group, make_site, ok, start_session
+from tests.factories import Org, insert_card, insert_site, insert_user_group, ok, start_session
 
 NOW_TARIFF = {"currency": "EUR", "price_per_kwh": "0.30"}
 
@@ -23,14 +23,14 @@ def put(client: TestClient, org: Org, group_id: str, **body: Any) -> Any:
 def test_schedule_shows_current_and_upcoming_and_sessions_take_the_version_at_their_start(
     client: TestClient, org: Org
 ) -> None:
-    site = make_site(client, org, connectors=1)
-    group = create_user_group(
+    site = insert_site(client, org, connectors=1)
+    group = insert_user_group(
         client,
         org,
         tariff=NOW_TARIFF,
         activation={"scope": "custom", "charging_group_ids": [site["group"]["id"]]},
     )
-    add_card(client, org, group["id"], "ST01")
+    insert_card(client, org, group["id"], "ST01")
     starts = later(30)
     scheduled = ok(put(client, org, group["id"], currency="EUR", price_per_kwh="0.45", valid_from=starts))
     assert scheduled["valid_from"].startswith(starts[:19])
@@ -57,7 +57,7 @@ def test_schedule_shows_current_and_upcoming_and_sessions_take_the_version_at_th
 
 
 def test_cancel_restores_the_current_version_and_is_audited(client: TestClient, org: Org) -> None:
-    group = create_user_group(client, org, tariff=NOW_TARIFF)
+    group = insert_user_group(client, org, tariff=NOW_TARIFF)
     ok(put(client, org, group["id"], currency="EUR", price_per_kwh="0.45", valid_from=later(10)))
     cancel = client.delete(f"/v1/user-groups/{group['id']}/tariff/upcoming", headers=org.auth())
     assert cancel.status_code == 204, cancel.text
@@ -77,7 +77,7 @@ def test_cancel_restores_the_current_version_and_is_audited(client: TestClient, 
 def test_a_new_schedule_replaces_the_upcoming_one_and_an_immediate_change_keeps_it(
     client: TestClient, org: Org
 ) -> None:
-    group = create_user_group(client, org, tariff=NOW_TARIFF)
+    group = insert_user_group(client, org, tariff=NOW_TARIFF)
     ok(put(client, org, group["id"], currency="EUR", price_per_kwh="0.45", valid_from=later(10)))
     second_start = later(20)
     ok(put(client, org, group["id"], currency="EUR", price_per_kwh="0.50", valid_from=second_start))
@@ -95,7 +95,7 @@ def test_a_new_schedule_replaces_the_upcoming_one_and_an_immediate_change_keeps_
 
 
 def test_removing_the_tariff_keeps_the_upcoming_version(client: TestClient, org: Org) -> None:
-    group = create_user_group(client, org, tariff=NOW_TARIFF)
+    group = insert_user_group(client, org, tariff=NOW_TARIFF)
     ok(put(client, org, group["id"], currency="EUR", price_per_kwh="0.45", valid_from=later(10)))
     assert client.delete(f"/v1/user-groups/{group['id']}/tariff", headers=org.auth()).status_code == 204
     assert client.get(f"/v1/user-groups/{group['id']}/tariff", headers=org.auth()).status_code == 404
@@ -108,7 +108,7 @@ def test_removing_the_tariff_keeps_the_upcoming_version(client: TestClient, org:
 def test_a_start_in_the_past_is_refused_and_archived_groups_cannot_schedule(
     client: TestClient, org: Org
 ) -> None:
-    group = create_user_group(client, org, tariff=NOW_TARIFF)
+    group = insert_user_group(client, org, tariff=NOW_TARIFF)
     response = put(
         client, org, group["id"], currency="EUR", price_per_kwh="0.45", valid_from="2020-01-01T00:00:00Z"
     )

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.enums import Role
 from app.schemas.reports import SessionReport
-from tests.factories import Org, add_card, create_user_group, make_site, ok, start_session
+from tests.factories import Org, insert_card, insert_session, insert_site, insert_user_group, ok
 
 # Europe/Berlin moves from +01:00 to +02:00 at 2027-03-28T01:00:00Z (a Sunday).
 SESSIONS = [
@@ -31,24 +31,24 @@ RANGE = {"started_from": "2027-03-01T00:00:00+01:00", "started_until": "2027-05-
 
 @pytest.fixture
 def world(client: TestClient, org: Org) -> dict[str, Any]:
-    site = make_site(client, org, connectors=1)
+    site = insert_site(client, org, connectors=1)
     everywhere = {"scope": "custom", "charging_group_ids": [site["group"]["id"]]}
-    euro = create_user_group(
+    euro = insert_user_group(
         client,
         org,
         name="Hotel",
         tariff={"currency": "EUR", "price_per_kwh": "0.333", "session_fee": "0.50"},
         activation=everywhere,
     )
-    swiss = create_user_group(
+    swiss = insert_user_group(
         client, org, name="Zurich", tariff={"currency": "CHF", "price_per_kwh": "0.41"}, activation=everywhere
     )
-    plain = create_user_group(client, org, name="Staff", activation=everywhere)
+    plain = insert_user_group(client, org, name="Staff", activation=everywhere)
     for uid, group in (("EURO01", euro), ("EURO02", euro), ("SWISS1", swiss), ("NOTARIFF", plain)):
-        add_card(client, org, group["id"], uid)
+        insert_card(client, org, group["id"], uid)
     connector = site["connectors"][0]["id"]
     for uid, started_at, _, meter in SESSIONS:
-        started = ok(start_session(client, org, uid, connector, started_at), 201)
+        started = insert_session(client, org, uid, connector, started_at)
         stop = {
             "meter_stop_wh": meter,
             "stopped_at": started_at.replace(":00:00Z", ":45:00Z").replace(":30:00Z", ":59:00Z"),

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.enums import Role
-from tests.factories import Org, add_card, create_user_group, make_site, ok, start_session, stop
+from tests.factories import Org, insert_card, insert_site, insert_user_group, ok, start_session, stop
 
 TARIFF = {
     "currency": "EUR",
@@ -20,14 +20,14 @@ TARIFF = {
 
 @pytest.fixture
 def site(client: TestClient, org: Org) -> dict[str, Any]:
-    charging = make_site(client, org, connectors=2)
-    group = create_user_group(
+    charging = insert_site(client, org, connectors=2)
+    group = insert_user_group(
         client,
         org,
         tariff=TARIFF,
         activation={"scope": "custom", "charging_group_ids": [charging["group"]["id"]]},
     )
-    card = add_card(client, org, group["id"], "CAFE0001", label="Room 12")
+    card = insert_card(client, org, group["id"], "CAFE0001", label="Room 12")
     # Sessions start after the tariff was set, so it is the version in force.
     t0 = datetime.now(UTC) + timedelta(seconds=1)
     return {
@@ -143,11 +143,11 @@ class TestCostInTheCurrencysMinorUnits:
         price_text: str,
         fee_text: str | None,
     ) -> None:
-        charging = make_site(client, org, connectors=1)
+        charging = insert_site(client, org, connectors=1)
         tariff = {"currency": currency, "price_per_kwh": price, "session_fee": fee}
         activation = {"scope": "custom", "charging_group_ids": [charging["group"]["id"]]}
-        group = create_user_group(client, org, tariff=tariff, activation=activation)
-        add_card(client, org, group["id"], "M0NEY")
+        group = insert_user_group(client, org, tariff=tariff, activation=activation)
+        insert_card(client, org, group["id"], "M0NEY")
         t0 = datetime.now(UTC) + timedelta(seconds=1)
         connector_id = charging["connectors"][0]["id"]
         started = ok(start_session(client, org, "M0NEY", connector_id, t0.isoformat()), 201)
@@ -187,7 +187,7 @@ class TestFreeCharging:
     def test_a_guest_card_there_records_no_group_and_no_tariff(
         self, client: TestClient, org: Org, site: dict[str, Any]
     ) -> None:
-        free = make_site(client, org, connectors=1)
+        free = insert_site(client, org, connectors=1)
         T0 = site["t0"]
         started = ok(start_session(client, org, "CAFE0001", free["connectors"][0]["id"], T0.isoformat()), 201)
         assert (started["decision_status"], started["decision_reason"], started["authorized"]) == (
@@ -221,7 +221,7 @@ class TestFreeCharging:
     def test_the_group_has_no_session_and_can_still_be_deleted(
         self, client: TestClient, org: Org, site: dict[str, Any]
     ) -> None:
-        free = make_site(client, org, connectors=1)
+        free = insert_site(client, org, connectors=1)
         started = ok(start_session(client, org, "CAFE0001", free["connectors"][0]["id"],
                                    site["t0"].isoformat()), 201)  # fmt: skip
         page = ok(client.get(f"/v1/user-groups/{site['group']['id']}", headers=org.auth()))
@@ -238,7 +238,7 @@ class TestFreeCharging:
     def test_the_same_card_where_access_is_controlled_is_the_groups(
         self, client: TestClient, org: Org, site: dict[str, Any]
     ) -> None:
-        free = make_site(client, org, connectors=1)
+        free = insert_site(client, org, connectors=1)
         T0 = site["t0"]
         ok(start_session(client, org, "CAFE0001", free["connectors"][0]["id"], T0.isoformat()), 201)
         ok(start_session(client, org, "CAFE0001", site["connector"]["id"], T0.isoformat()), 201)

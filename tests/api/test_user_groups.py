@@ -16,6 +16,7 @@ from tests.factories import (
     create_user_group,
     custom,
     group_history,
+    insert_cards,
     make_site,
     ok,
     pages,
@@ -23,11 +24,6 @@ from tests.factories import (
 
 TARIFF = {"currency": "EUR", "price_per_kwh": "0.35", "session_fee": "1.50"}
 ACTIONS = {"rename", "delete", "archive", "restore", "change_tariff", "change_activation", "add_cards"}
-
-
-def add_cards(client: TestClient, org: Org, group_id: str, *uids: str) -> None:
-    body = {"cards": [{"uid": uid} for uid in uids]}
-    ok(client.post(f"/v1/user-groups/{group_id}/cards/bulk", json=body, headers=org.auth()), 201)
 
 
 def get_group(client: TestClient, org: Org, group_id: str) -> dict[str, Any]:
@@ -390,9 +386,9 @@ class TestList:
             tariff={**TARIFF, "parking_fee_per_hour": "1.20", "parking_grace_minutes": 15},
             activation=custom(site["group"]["id"]),
         )
-        add_cards(client, org, custom_group["id"], "AA01", "AA02", "AA03")
+        insert_cards(client, org, custom_group["id"], ["AA01", "AA02", "AA03"])
         everywhere = create_user_group(client, org, name="Everywhere", activation={"scope": "all"})
-        add_cards(client, org, everywhere["id"], "BB01")
+        insert_cards(client, org, everywhere["id"], ["BB01"])
         create_user_group(client, org, name="Empty")
 
         items = {g["name"]: g for g in list_groups(client, org)}
@@ -424,7 +420,7 @@ class TestGet:
     def test_three_boxes_and_allowed_actions(self, client: TestClient, org: Org) -> None:
         site = make_site(client, org, connectors=3)
         group = create_user_group(client, org, tariff=TARIFF, activation=custom(site["group"]["id"]))
-        add_cards(client, org, group["id"], "CA01", "CA02")
+        insert_cards(client, org, group["id"], ["CA01", "CA02"])
         page = get_group(client, org, group["id"])
         assert page["tariff"]["price_per_kwh"] == "0.35" and page["tariff"]["currency"] == "EUR"
         assert page["activation"] == {"scope": "custom", "charging_group_count": 1, "connector_count": 3}
@@ -517,7 +513,7 @@ class TestDelete:
         card = ok(
             client.post(f"/v1/user-groups/{group['id']}/cards", json={"uid": "DE01"}, headers=org.auth()), 201
         )
-        add_cards(client, org, group["id"], "DE02", "DE03")
+        insert_cards(client, org, group["id"], ["DE02", "DE03"])
         url = f"/v1/user-groups/{group['id']}"
 
         deleted = client.delete(url, headers={**org.auth(), "X-Request-ID": "delete-group-1"})
@@ -532,7 +528,7 @@ class TestDelete:
         # The charging group itself stays, and the UIDs are free again.
         assert ok(client.get(f"/v1/charging-groups/{site['group']['id']}", headers=org.auth()))["id"]
         other = create_user_group(client, org, name="Short-lived")
-        add_cards(client, org, other["id"], "DE01", "DE02", "DE03")
+        insert_cards(client, org, other["id"], ["DE01", "DE02", "DE03"])
 
         events = group_history(client, org, group["id"])
         assert events[0]["action"] == "user_group.deleted"
@@ -601,7 +597,7 @@ class TestArchiveAndRestore:
             tariff=TARIFF,
             activation=custom(first["group"]["id"], second["group"]["id"]),
         )
-        add_cards(client, org, group["id"], "RS01", "RS02")
+        insert_cards(client, org, group["id"], ["RS01", "RS02"])
         before = get_group(client, org, group["id"])
         activation_before = ok(
             client.get(f"/v1/user-groups/{group['id']}/charging-groups", headers=org.auth())
@@ -678,7 +674,7 @@ class TestAccess:
     ) -> None:
         cg = create_charging_group(client, org)
         group = create_user_group(client, org, name="Private", tariff=TARIFF, activation=custom(cg["id"]))
-        add_cards(client, org, group["id"], "PR01")
+        insert_cards(client, org, group["id"], ["PR01"])
         foreign_cg = create_charging_group(client, other_org)
         url = f"/v1/user-groups/{group['id']}"
         requests: list[tuple[str, str, dict[str, Any]]] = [

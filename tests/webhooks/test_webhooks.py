@@ -22,16 +22,11 @@ from app.services import webhook_secrets
 from app.settings import Settings
 from app.webhook_worker import deliver_due
 from tests.api.test_events import read_all
-from tests.factories import Org, add_card, create_user_group, make_org, ok
+from tests.factories import Org, insert_card, insert_user_group, make_org, ok, subscribe
 from tests.webhooks.receiver import running_receiver
 
 # Retries at once: the tests run the worker's rounds themselves.
 NOW = {"webhook_retry_delays_seconds": [0.0, 0.0, 0.0]}
-
-
-def subscribe(client: TestClient, org: Org, url: str, role: Role = Role.integration, **fields: Any) -> Any:
-    response = client.post("/v1/webhook-endpoints", json={"url": url, **fields}, headers=org.auth(role))
-    return ok(response, 201)
 
 
 def deliver(client: TestClient, settings: Settings, rounds: int = 1) -> int:
@@ -57,8 +52,8 @@ def deliveries(client: TestClient, org: Org, endpoint_id: str) -> list[Any]:
 
 
 def block_a_card(client: TestClient, org: Org) -> dict[str, Any]:
-    group = create_user_group(client, org)
-    card = add_card(client, org, group["id"], f"WH{uuid.uuid4().hex[:8].upper()}")
+    group = insert_user_group(client, org)
+    card = insert_card(client, org, group["id"], f"WH{uuid.uuid4().hex[:8].upper()}")
     return ok(client.patch(f"/v1/cards/{card['id']}", json={"blocked": True}, headers=org.auth()))  # type: ignore[no-any-return]
 
 
@@ -111,7 +106,7 @@ def test_a_failing_receiver_gets_the_event_again_until_it_takes_it(
 ) -> None:
     with running_receiver(statuses=[500, 503]) as receiver:
         endpoint = subscribe(client, org, receiver.url)
-        create_user_group(client, org)
+        insert_user_group(client, org)
         deliver(client, settings.model_copy(update=NOW), rounds=4)
         got = receiver.received
     assert [r.status for r in got] == [500, 503, 200]
@@ -126,7 +121,7 @@ def test_a_failing_receiver_gets_the_event_again_until_it_takes_it(
 def test_a_retry_waits_for_its_delay(client: TestClient, org: Org, settings: Settings) -> None:
     with running_receiver(statuses=[500] * 10) as receiver:
         endpoint = subscribe(client, org, receiver.url)
-        create_user_group(client, org)
+        insert_user_group(client, org)
         deliver(client, settings)  # the default schedule: the next try is 5 s later
         (waiting,) = deliveries(client, org, endpoint["id"])
         assert waiting["status"] == "pending" and waiting["attempts"] == 1
@@ -141,7 +136,7 @@ def test_a_retry_waits_for_its_delay(client: TestClient, org: Org, settings: Set
 def test_the_last_failure_gives_up(client: TestClient, org: Org, settings: Settings) -> None:
     with running_receiver(statuses=[500] * 10) as receiver:
         endpoint = subscribe(client, org, receiver.url)
-        create_user_group(client, org)
+        insert_user_group(client, org)
         deliver(client, settings.model_copy(update=NOW), rounds=6)
         assert len(receiver.received) == 4  # the first try and three retries
     (given_up,) = deliveries(client, org, endpoint["id"])
@@ -160,7 +155,7 @@ def test_redeliver_sends_the_event_again_as_a_new_delivery(
 ) -> None:
     with running_receiver() as receiver:
         endpoint = subscribe(client, org, receiver.url)
-        create_user_group(client, org)
+        insert_user_group(client, org)
         deliver(client, settings)
         (first,) = deliveries(client, org, endpoint["id"])
         response = client.post(
@@ -184,7 +179,7 @@ def test_an_endpoint_failing_for_long_is_disabled_with_an_audit_record(
     quick = settings.model_copy(update={**NOW, "webhook_disable_after_hours": 0.5 / 3600})
     with running_receiver(statuses=[500] * 10) as receiver:
         endpoint = subscribe(client, org, receiver.url)
-        create_user_group(client, org)
+        insert_user_group(client, org)
         deliver(client, quick)
         assert (
             ok(client.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=org.auth()))["enabled"] is True
@@ -198,7 +193,7 @@ def test_an_endpoint_failing_for_long_is_disabled_with_an_audit_record(
         assert len(disabled) == 1 and disabled[0]["actor_name"] == "webhook worker"
         assert disabled[0]["old_values"]["enabled"] is True and disabled[0]["new_values"]["enabled"] is False
 
-        create_user_group(client, org)
+        insert_user_group(client, org)
         sent = len(receiver.received)
         assert deliver(client, quick) == 0, "a disabled endpoint gets nothing"
         ok(
@@ -215,7 +210,7 @@ def test_an_endpoint_failing_for_long_is_disabled_with_an_audit_record(
 
 def test_a_disabled_endpoint_gets_no_deliveries(client: TestClient, org: Org) -> None:
     endpoint = subscribe(client, org, "http://127.0.0.1:9/off", enabled=False)
-    create_user_group(client, org)
+    insert_user_group(client, org)
     assert deliveries(client, org, endpoint["id"]) == []
 
 
@@ -245,7 +240,7 @@ def test_urls_that_may_not_receive_webhooks_are_refused(client: TestClient, org:
 def test_loopback_is_refused_unless_allowed(client: TestClient, org: Org, settings: Settings) -> None:
     assert settings.webhook_allowed_networks == ["127.0.0.0/8"], "the test run allows loopback"
     endpoint = subscribe(client, org, "http://127.0.0.1:9/hook")
-    create_user_group(client, org)
+    insert_user_group(client, org)
     deliver(client, settings.model_copy(update={"webhook_allowed_networks": []}))
     (refused,) = deliveries(client, org, endpoint["id"])
     assert refused["last_status_code"] is None and "not sent" in refused["last_error"]
@@ -277,7 +272,7 @@ def test_the_secret_is_stored_encrypted(client: TestClient, org: Org, settings: 
 
 def test_endpoints_belong_to_their_organization(client: TestClient, org: Org, other_org: Org) -> None:
     endpoint = subscribe(client, org, "http://127.0.0.1:9/hook")
-    create_user_group(client, other_org)
+    insert_user_group(client, other_org)
     assert deliveries(client, org, endpoint["id"]) == []
     assert client.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=other_org.auth()).status_code == 404
     assert ok(client.get("/v1/webhook-endpoints", headers=other_org.auth()))["items"] == []

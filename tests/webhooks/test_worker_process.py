@@ -14,9 +14,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from app.cli import ROOT
-from app.enums import Role
 from app.settings import Settings
-from tests.factories import Org, create_user_group, ok
+from tests.factories import Org, create_user_group, ok, subscribe
 from tests.webhooks.receiver import running_receiver
 
 
@@ -38,11 +37,6 @@ def worker(settings: Settings, **env: str) -> Iterator[subprocess.Popen[bytes]]:
         if process.poll() is None:
             process.terminate()
             process.wait(timeout=20)
-
-
-def subscribe(client: TestClient, org: Org, url: str) -> Any:
-    response = client.post("/v1/webhook-endpoints", json={"url": url}, headers=org.auth(Role.integration))
-    return ok(response, 201)
 
 
 def all_deliveries(client: TestClient, org: Org, endpoint_id: str) -> list[Any]:
