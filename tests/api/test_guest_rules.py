@@ -251,7 +251,7 @@ class TestRuleSet:
                 "items"
             ]
         ]
-        assert actions == ["rules.removed", "rules.set", "rules.set"]
+        assert actions == ["user_group_rules.removed", "user_group_rules.set", "user_group_rules.set"]
 
     def test_refused_while_archived(self, world: World) -> None:
         world.rules(card_sessions=1, quota_period="day")

@@ -113,11 +113,11 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "set_rules": (
         lambda c, o, w: {"ids": w, "json": {"quota_period": "day", "card_sessions": 2}},
-        ["rules.set"],
+        ["user_group_rules.set"],
     ),
     "remove_rules": (
         lambda c, o, w: {"ids": {**w, "user_group_id": _group_with_rules(c, o, w)}},
-        ["rules.removed"],
+        ["user_group_rules.removed"],
     ),
     "explain_authorization": (
         lambda c, o, w: {"json": {"id_token": "04AABBCC", "connector_id": w["connector_id"]}},
