@@ -1,11 +1,13 @@
 """Engine, pool, sessions and the unit of work (the only place that commits), below every layer."""
 
-from app.db.database import Database, PoolStatus, UnitOfWork, open_session
+from app.db.database import LSN_PATTERN, ON_REPLICA, Database, PoolStatus, UnitOfWork, open_session
 from app.db.engine import APPLICATION_NAME, configure_sqlite, create_engine, is_sqlite
 from app.db.faults import is_database_unavailable
 
 __all__ = [
     "APPLICATION_NAME",
+    "LSN_PATTERN",
+    "ON_REPLICA",
     "Database",
     "PoolStatus",
     "UnitOfWork",
