@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import harness, operator_tools, report, workload
+from bench import harness, operator_tools, pgbouncer, report, workload
 from bench.common import (
     BENCH_WRITE_UID_PREFIX,
     GENERATOR_VERSION,
@@ -98,6 +98,7 @@ class Config:
     reuse: bool
     generate_only: bool
     skip_export: bool
+    skip_pgbouncer: bool
     port: int
     quiet_wait: float
     seed: int
@@ -133,6 +134,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--bulk-size", type=int, default=10_000, help="cards per bulk request (10000)")
     parser.add_argument("--authorize-bodies", type=int, help="distinct authorize bodies sampled (20000)")
     parser.add_argument("--skip-export", action="store_true", help="skip the CSV export measurement")
+    parser.add_argument("--skip-pgbouncer", action="store_true", help="skip authorize through PgBouncer")
     parser.add_argument("--port", type=int, default=18080, help="first port tried on 127.0.0.1")
     parser.add_argument(
         "--quiet-wait",
@@ -179,6 +181,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         reuse=args.reuse,
         generate_only=args.generate_only,
         skip_export=args.skip_export,
+        skip_pgbouncer=args.skip_pgbouncer,
         port=args.port,
         quiet_wait=args.quiet_wait,
         seed=args.seed,
@@ -517,6 +520,10 @@ def suite(cfg: Config, kind: str, run_dir: Path) -> dict[str, Any]:
             authorize_runs.append(runner.measure(server, authorize))
             ceilings.append(runner.measure(server, ceiling))
         result["rss_after_authorize_mb"] = server.rss()
+        if kind == "pg" and not cfg.skip_pgbouncer:
+            result["authorize_pgbouncer"] = pgbouncer.authorize_through_pgbouncer(
+                runner, server, ceiling, authorize, cfg.reps, run_dir
+            )
 
         # The size comparison: adjacent pairs of short loads (full, small), the order alternating, so
         # both sides of a pair see the same CPU speed (this VM switches speed within seconds).
@@ -662,6 +669,8 @@ def targets_for(kind: str, res: dict[str, Any]) -> list[dict[str, Any]]:
     add(
         "authorize_errors", "POST /v1/authorize errors (non-2xx + socket)", a["errors"], "0", a["errors"] == 0
     )
+    for row in pgbouncer.target_rows(res):
+        add(*row)
     add("authorize_p99", "POST /v1/authorize p99 latency", a["p99_ms_median"], "(reported)", None, "ms")
     factor = TARGETS["scaling_factor"]
     for endpoint, title in (
