@@ -35,7 +35,7 @@ def _free_port() -> int:
         return port
 
 
-def _config(root: Path, port: int, host: str, upstream_port: int, user: str) -> str:
+def _config(root: Path, port: int, host: str, upstream_port: int, user: str, pool_size: int) -> str:
     return f"""[databases]
 * = host={host} port={upstream_port}
 
@@ -49,9 +49,9 @@ auth_type = trust
 auth_file = {root}/userlist.txt
 admin_users = {user}
 pool_mode = transaction
-default_pool_size = {POOL_SIZE}
+default_pool_size = {pool_size}
 max_client_conn = 2000
-max_db_connections = {POOL_SIZE}
+max_db_connections = {pool_size}
 server_reset_query =
 ignore_startup_parameters = extra_float_digits
 """
@@ -64,8 +64,9 @@ def version() -> str:
 
 
 @contextmanager
-def running_pgbouncer(upstream_url: str = DEFAULT_UPSTREAM) -> Iterator[str]:
-    """Start PgBouncer in front of `upstream_url`; yield the same URL through it; stop it."""
+def running_pgbouncer(upstream_url: str = DEFAULT_UPSTREAM, pool_size: int = POOL_SIZE) -> Iterator[str]:
+    """Start PgBouncer in front of `upstream_url` with `pool_size` server connections per database;
+    yield the same URL through it; stop it."""
     if shutil.which(BINARY) is None:
         raise RuntimeError("pgbouncer is not installed (apt-get install -y pgbouncer)")
     parts = urlsplit(upstream_url)
@@ -74,7 +75,7 @@ def running_pgbouncer(upstream_url: str = DEFAULT_UPSTREAM) -> Iterator[str]:
     port = _free_port()
     (root / "userlist.txt").write_text(f'"{user}" ""\n')
     config = root / "pgbouncer.ini"
-    config.write_text(_config(root, port, parts.hostname or "127.0.0.1", parts.port or 5432, user))
+    config.write_text(_config(root, port, parts.hostname or "127.0.0.1", parts.port or 5432, user, pool_size))
     command = [BINARY, str(config)]
     if os.geteuid() == 0:  # PgBouncer will not run as root
         shutil.chown(root, "postgres", "postgres")

@@ -161,10 +161,7 @@ class Database:
             pooled = self.engine.sync_engine.raw_connection()
             driver: Any = pooled.driver_connection
             try:
-                if self.settings.database_pgbouncer:
-                    row = await_(_fetchrow_in_transaction(driver, sql, parameters))
-                else:
-                    row = await_(driver.fetchrow(sql, *parameters))
+                row = await_(driver.fetchrow(sql, *parameters))
             except Exception as error:
                 stale = driver.is_closed()
                 # A dead connection or one left mid-statement is never given back to the pool.
@@ -195,13 +192,6 @@ class Database:
 async def _has_replayed(session: AsyncSession, lsn: str) -> bool:
     statement = text("SELECT coalesce(pg_last_wal_replay_lsn() >= CAST(CAST(:lsn AS text) AS pg_lsn), false)")
     return bool((await session.execute(statement, {"lsn": lsn})).scalar_one())
-
-
-async def _fetchrow_in_transaction(driver: Any, sql: str, parameters: list[Any]) -> Any:
-    """Behind PgBouncer (transaction pooling) the statement is parsed and bound in two round trips:
-    inside a transaction both reach the same server connection."""
-    async with driver.transaction():
-        return await driver.fetchrow(sql, *parameters)
 
 
 async def open_session(db: Database, *, write: bool) -> AsyncSession:

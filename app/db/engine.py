@@ -46,10 +46,12 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     return engine
 
 
-# PgBouncer in transaction pooling mode (1.18, Debian 12's, keeps no prepared statements): a
-# statement prepared on one server connection may be bound on another, so asyncpg keeps no
-# statement cache (its statements are unnamed) and SQLAlchemy names each statement uniquely (it
-# prepares and runs it inside one transaction, on one server connection).
+# PgBouncer in transaction pooling mode (1.18, Debian 12's, keeps no prepared statements): the next
+# transaction may run on another server connection, where a statement prepared earlier does not
+# exist. So asyncpg keeps no statement cache (its statements are unnamed, and it sends Parse,
+# Describe, Bind and Execute before one Sync, so they reach one server connection: the hot path's
+# read outside a transaction is safe), and SQLAlchemy names each statement uniquely (it prepares
+# and runs it inside one transaction).
 PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
     "statement_cache_size": 0,
     "prepared_statement_cache_size": 0,
