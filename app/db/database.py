@@ -57,6 +57,8 @@ class Database:
         self._hot_path_slots = asyncio.Semaphore(settings.db_pool_size)
         # The replica (DATABASE_REPLICA_URL): reads that may lag; see open_read_session.
         replica_url = settings.database_replica_url
+        if replica_url and (self.is_sqlite or is_sqlite(normalize_database_url(replica_url))):
+            raise ValueError("DATABASE_REPLICA_URL needs PostgreSQL (a streaming replica of DATABASE_URL)")
         self.replica_engine = create_engine(settings, replica_url) if replica_url else None
         self.replica_sessionmaker = (
             async_sessionmaker(self.replica_engine, expire_on_commit=False) if self.replica_engine else None
