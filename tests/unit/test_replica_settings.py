@@ -15,8 +15,3 @@ def test_a_replica_beside_sqlite_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="DATABASE_REPLICA_URL needs PostgreSQL"):
         Database(settings)
-
-
-def test_without_a_replica_reads_have_no_wal_position(tmp_path: Path) -> None:
-    database = Database(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
-    assert database.replica_engine is None
