@@ -30,7 +30,14 @@ from app.webhook_worker import run_worker
 
 API_VERSION = "1.0.0"
 # Response headers the dashboard's JavaScript may read on a cross-origin response.
-CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After"]
+CORS_EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "X-Request-ID",
+    "Idempotent-Replayed",
+    "Retry-After",
+    "X-Consistent-After",
+]
 POOL_SAMPLE_SECONDS = 1.0
 
 

@@ -23,6 +23,10 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 # The authenticated caller, put on the request state by the auth dependency for the access log.
 CALLER_STATE_KEY = "caller"
+# The primary's WAL position after a write's commit (app/routers/deps.py::unit_of_work), answered
+# as X-Consistent-After: the commit happens after the endpoint returns, so it is added here.
+CONSISTENT_AFTER_STATE_KEY = "consistent_after"
+CONSISTENT_AFTER_HEADER = "x-consistent-after"
 
 JSON_TYPES = ("application/json",)
 BODY_TYPES_ALLOWED = ("application/json", "multipart/form-data", "text/csv")
@@ -50,7 +54,11 @@ class RequestContextMiddleware:
             nonlocal status_code
             if message["type"] == "http.response.start":
                 status_code = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                consistent_after = state.get(CONSISTENT_AFTER_STATE_KEY)
+                if consistent_after is not None and status_code < 400:
+                    headers[CONSISTENT_AFTER_HEADER] = consistent_after
             await send(message)
 
         try:

@@ -17,6 +17,19 @@ class Settings(BaseSettings):
         default=f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'user_groups.db'}",
         description="SQLAlchemy URL; sqlite+aiosqlite:// or postgresql+asyncpg://",
     )
+    database_replica_url: str | None = Field(
+        default=None,
+        description="a streaming replica of DATABASE_URL (PostgreSQL); lists, pages, history, exports "
+        "and reports read from it (docs/scaling.md)",
+    )
+    database_pgbouncer: bool = Field(
+        default=False,
+        description="the URLs point at PgBouncer in transaction pooling mode: no statement cache, "
+        "unique prepared statement names, no statement_timeout startup parameter",
+    )
+    db_replica_retry_seconds: float = Field(
+        default=5.0, gt=0, description="after the replica failed to connect, read from the primary this long"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     cors_origins: list[str] = Field(default_factory=list)

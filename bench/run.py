@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import export_speed, harness, operator_tools, report, workload
+from bench import export_speed, harness, operator_tools, pgbouncer, report, workload
 from bench.common import (
     BENCH_WRITE_UID_PREFIX,
     GENERATOR_VERSION,
@@ -101,6 +101,7 @@ class Config:
     operator_tools_only: bool
     skip_reports: bool
     db_timeout: float | None
+    skip_pgbouncer: bool
     port: int
     quiet_wait: float
     seed: int
@@ -152,6 +153,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "this many seconds, so that a machine too loaded for the defaults (5 s, 10 s) measures a slow "
         "answer instead of a 503 (default: the service's own)",
     )
+    parser.add_argument("--skip-pgbouncer", action="store_true", help="skip authorize through PgBouncer")
     parser.add_argument("--port", type=int, default=18080, help="first port tried on 127.0.0.1")
     parser.add_argument(
         "--quiet-wait",
@@ -201,6 +203,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         operator_tools_only=args.operator_tools_only,
         skip_reports=args.skip_reports,
         db_timeout=args.db_timeout,
+        skip_pgbouncer=args.skip_pgbouncer,
         port=args.port,
         quiet_wait=args.quiet_wait,
         seed=args.seed,
@@ -545,6 +548,10 @@ def suite(cfg: Config, kind: str, run_dir: Path) -> dict[str, Any]:
             authorize_runs.append(runner.measure(server, authorize))
             ceilings.append(runner.measure(server, ceiling))
         result["rss_after_authorize_mb"] = server.rss()
+        if kind == "pg" and not cfg.skip_pgbouncer:
+            result["authorize_pgbouncer"] = pgbouncer.authorize_through_pgbouncer(
+                runner, server, ceiling, authorize, cfg.reps, run_dir
+            )
 
         # The size comparison: adjacent pairs of short loads (full, small), the order alternating, so
         # both sides of a pair see the same CPU speed (this VM switches speed within seconds).
@@ -765,6 +772,8 @@ def _load_targets(kind: str, res: dict[str, Any], add: Any) -> None:
     add(
         "authorize_errors", "POST /v1/authorize errors (non-2xx + socket)", a["errors"], "0", a["errors"] == 0
     )
+    for row in pgbouncer.target_rows(res):
+        add(*row)
     add("authorize_p99", "POST /v1/authorize p99 latency", a["p99_ms_median"], "(reported)", None, "ms")
     factor = TARGETS["scaling_factor"]
     for endpoint, title in (

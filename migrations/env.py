@@ -30,6 +30,11 @@ def run_migrations(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Behind PgBouncer no statement_timeout can be sent at connect (see
+            # create_migration_engine); SET LOCAL ends with the transaction, so nothing leaks into
+            # the pooled server connection.
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         context.run_migrations()
 
 

@@ -34,6 +34,11 @@ def is_postgres() -> bool:
     return bool(SERVER_URL) and normalize_database_url(SERVER_URL or "").startswith("postgresql")
 
 
+def behind_pgbouncer() -> bool:
+    """The suite runs through PgBouncer (`python -m tests.pgbouncer`, DATABASE_PGBOUNCER=true)."""
+    return os.environ.get("DATABASE_PGBOUNCER", "").lower() in {"1", "true", "yes"}
+
+
 async def _admin_execute(server_url: str, statement: str) -> None:
     import asyncpg  # type: ignore[import-untyped]
 

@@ -1,6 +1,14 @@
 """Engine, pool, sessions and the unit of work (the only place that commits), below every layer."""
 
-from app.db.database import Database, PoolStatus, UnitOfWork, open_session, signal_on_commit
+from app.db.database import (
+    LSN_PATTERN,
+    ON_REPLICA,
+    Database,
+    PoolStatus,
+    UnitOfWork,
+    open_session,
+    signal_on_commit,
+)
 from app.db.engine import (
     APPLICATION_NAME,
     configure_sqlite,
@@ -12,6 +20,8 @@ from app.db.faults import is_database_unavailable
 
 __all__ = [
     "APPLICATION_NAME",
+    "LSN_PATTERN",
+    "ON_REPLICA",
     "Database",
     "PoolStatus",
     "UnitOfWork",

@@ -2,10 +2,16 @@
 unit of work (the only place that commits)."""
 
 import asyncio
+import logging
+import re
 import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncSession,
     async_sessionmaker,
@@ -14,7 +20,10 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import await_, greenlet_spawn
 
 from app.db.engine import SKIP_CHECKOUT_PING, create_engine, is_sqlite, period_start
+from app.db.faults import is_database_unavailable
 from app.settings import Settings, normalize_database_url
+
+logger = logging.getLogger(__name__)
 
 # session.info key: names of the process's commit signals a transaction raises when it commits.
 _COMMIT_SIGNALS = "ugs_commit_signals"
@@ -24,6 +33,13 @@ def signal_on_commit(session: AsyncSession, name: str) -> None:
     """Sets this process's `Database.commit_signal(name)` once the session's transaction commits
     (the in-process webhook worker wakes at once, instead of at its next poll)."""
     session.info.setdefault(_COMMIT_SIGNALS, set()).add(name)
+
+
+# A WAL position as PostgreSQL prints it (pg_lsn): what a write answers in X-Consistent-After.
+LSN_PATTERN = r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$"
+_LSN = re.compile(LSN_PATTERN)
+# Set on a session's info when it reads from the replica.
+ON_REPLICA = "ugs_on_replica"
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,16 @@ class Database:
         # only DB_POOL_SIZE idle), a new PostgreSQL backend per burst. Overflow is for the others.
         self._hot_path_slots = asyncio.Semaphore(settings.db_pool_size)
         self._commit_signals: dict[str, asyncio.Event] = {}
+
+        # The replica (DATABASE_REPLICA_URL): reads that may lag; see open_read_session.
+        replica_url = settings.database_replica_url
+        if replica_url and (self.is_sqlite or is_sqlite(normalize_database_url(replica_url))):
+            raise ValueError("DATABASE_REPLICA_URL needs PostgreSQL (a streaming replica of DATABASE_URL)")
+        self.replica_engine = create_engine(settings, replica_url) if replica_url else None
+        self.replica_sessionmaker = (
+            async_sessionmaker(self.replica_engine, expire_on_commit=False) if self.replica_engine else None
+        )
+        self._replica_down_until = 0.0
 
     def commit_signal(self, name: str) -> asyncio.Event:
         """Set whenever a transaction of this process that called signal_on_commit(name) commits."""
@@ -79,6 +105,49 @@ class Database:
             self._sqlite.close()
             self._sqlite = None
         await self.engine.dispose()
+        if self.replica_engine is not None:
+            await self.replica_engine.dispose()
+
+    async def primary_lsn(self) -> str | None:
+        """The primary's WAL position now, after a commit: a read that sends it back in
+        X-Consistent-After sees that commit. None without a replica (every read is on the primary)."""
+        if self.replica_engine is None:
+            return None
+        row = await self.fetch_raw("SELECT pg_current_wal_lsn()::text AS lsn", [])
+        return str(row["lsn"])
+
+    async def open_read_session(self, consistent_after: str | None = None) -> AsyncSession:
+        """The one place that chooses where a read goes: the replica when there is one, it answers,
+        and it has replayed `consistent_after` (a WAL position a write answered); else the primary.
+        A replica that cannot be reached is skipped for DB_REPLICA_RETRY_SECONDS."""
+        if self.replica_sessionmaker is None or time.monotonic() < self._replica_down_until:
+            return await open_session(self, write=False)
+        if consistent_after is not None and not _LSN.match(consistent_after):
+            return await open_session(self, write=False)
+        session = self.replica_sessionmaker(info={ON_REPLICA: True})
+        try:
+            if consistent_after is None:
+                await session.connection()
+            elif not await _has_replayed(session, consistent_after):
+                await session.close()
+                return await open_session(self, write=False)
+        except Exception as error:
+            await session.close()
+            if not is_database_unavailable(error):
+                raise
+            logger.warning("replica unavailable, reading from the primary: %s", error)
+            self._replica_down_until = time.monotonic() + self.settings.db_replica_retry_seconds
+            return await open_session(self, write=False)
+        return session
+
+    @asynccontextmanager
+    async def read_session(self, consistent_after: str | None = None) -> AsyncIterator[AsyncSession]:
+        """A read-only session (see open_read_session), closed on exit, e.g. for a streamed export."""
+        session = await self.open_read_session(consistent_after)
+        try:
+            yield session
+        finally:
+            await session.close()
 
     async def fetch_raw(self, sql: str, parameters: list[Any]) -> Any:
         """One row of a read run on the driver (app/repositories/driver.py), None when none."""
@@ -139,6 +208,11 @@ class Database:
         return self._sqlite
 
 
+async def _has_replayed(session: AsyncSession, lsn: str) -> bool:
+    statement = text("SELECT coalesce(pg_last_wal_replay_lsn() >= CAST(CAST(:lsn AS text) AS pg_lsn), false)")
+    return bool((await session.execute(statement, {"lsn": lsn})).scalar_one())
+
+
 async def open_session(db: Database, *, write: bool) -> AsyncSession:
     session = db.sessionmaker()
     if write and db.is_sqlite:
@@ -150,13 +224,21 @@ class UnitOfWork:
     """One transaction: commit on success, roll back on any exception. The only place that
     commits: each request's (app/routers/deps.py::unit_of_work), the CLI's, the demo data's."""
 
-    def __init__(self, db: Database, *, write: bool = True) -> None:
+    def __init__(
+        self, db: Database, *, write: bool = True, replica: bool = False, consistent_after: str | None = None
+    ) -> None:
+        """`replica`: a read that may go to the replica (Database.open_read_session)."""
         self.db = db
         self.write = write
+        self.replica = replica and not write
+        self.consistent_after = consistent_after
         self.session: AsyncSession | None = None
 
     async def __aenter__(self) -> AsyncSession:
-        self.session = await open_session(self.db, write=self.write)
+        if self.replica:
+            self.session = await self.db.open_read_session(self.consistent_after)
+        else:
+            self.session = await open_session(self.db, write=self.write)
         return self.session
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

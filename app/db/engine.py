@@ -1,6 +1,7 @@
 """The engine for either database: bounded waits, real transactions on SQLite, a checkout ping the
 hot path can skip, and connections dropped when the server goes silent."""
 
+import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,8 +24,9 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    url = normalize_database_url(settings.database_url)
+def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """The engine for DATABASE_URL, or for `url` (the replica) with the same settings."""
+    url = normalize_database_url(url or settings.database_url)
     if is_sqlite(url):
         return _create_sqlite_engine(url, settings)
     bound = settings.db_request_timeout_seconds
@@ -37,11 +39,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             # Each wait on the server is bounded: the connect, and every statement's round trip.
             "timeout": bound,
             "command_timeout": bound,
-            "server_settings": {
-                "statement_timeout": str(settings.db_statement_timeout_ms),
-                "timezone": "UTC",
-                "application_name": APPLICATION_NAME,
-            },
+            "server_settings": _server_settings(settings),
+            **(PGBOUNCER_CONNECT_ARGS if settings.database_pgbouncer else {}),
         },
     )
     _check_connections_on_checkout(engine)
@@ -62,10 +61,35 @@ def create_migration_engine(settings: Settings) -> AsyncEngine:
         # dropping `cards` with them on would set every session's card_id to NULL (ON DELETE).
         configure_sqlite(engine, foreign_keys=False)
         return engine
-    server_settings = {"statement_timeout": "0", "timezone": "UTC", "application_name": APPLICATION_NAME}
-    return create_async_engine(
-        url, poolclass=NullPool, connect_args={"command_timeout": None, "server_settings": server_settings}
-    )
+    server_settings = {"timezone": "UTC", "application_name": APPLICATION_NAME}
+    connect_args: dict[str, Any] = {"command_timeout": None, "server_settings": server_settings}
+    if settings.database_pgbouncer:  # no statement_timeout at connect there (migrations/env.py sets it)
+        connect_args.update(PGBOUNCER_CONNECT_ARGS)
+    else:
+        server_settings["statement_timeout"] = "0"
+    return create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+
+# PgBouncer in transaction pooling mode (1.18, Debian 12's, keeps no prepared statements): the next
+# transaction may run on another server connection, where a statement prepared earlier does not
+# exist. So asyncpg keeps no statement cache (its statements are unnamed, and it sends Parse,
+# Describe, Bind and Execute before one Sync, so they reach one server connection: the hot path's
+# read outside a transaction is safe), and SQLAlchemy names each statement uniquely (it prepares
+# and runs it inside one transaction).
+PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": lambda: f"__ugs_{uuid.uuid4().hex}__",
+}
+
+
+def _server_settings(settings: Settings) -> dict[str, str]:
+    server_settings = {"timezone": "UTC", "application_name": APPLICATION_NAME}
+    # PgBouncer refuses startup parameters it does not know, statement_timeout among them: set it
+    # on the role or database there (docs/scaling.md).
+    if not settings.database_pgbouncer:
+        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    return server_settings
 
 
 def _create_sqlite_engine(url: str, settings: Settings) -> AsyncEngine:

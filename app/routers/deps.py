@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import Database, UnitOfWork
 from app.enums import Role
 from app.errors import Forbidden
-from app.middleware import remember_caller
+from app.middleware import CONSISTENT_AFTER_STATE_KEY, remember_caller
 from app.pagination import InvalidCursor, PageRequest, decode_cursor, encode_cursor
 from app.schemas.common import NO_CONTROL_CHARACTERS
 from app.services import api_keys as api_key_service
@@ -23,6 +23,10 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # A request made by the route class inside another request's transaction (If-Match reads the
 # target there) carries that transaction's session in its scope state under this name.
 SHARED_SESSION_STATE = "shared_session"
+# Read your writes with a replica: a write answers the primary's WAL position after its commit in
+# this header; a read that sends it back is served by a replica that has replayed it, or by the
+# primary (docs/scaling.md).
+CONSISTENT_AFTER = "X-Consistent-After"
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
@@ -35,7 +39,15 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
         yield shared  # the owning request commits or rolls back
         return
     db: Database = request.app.state.db
-    async with UnitOfWork(db, write=request.method in WRITE_METHODS) as session:
+    if request.method in WRITE_METHODS:
+        async with UnitOfWork(db, write=True) as session:
+            yield session
+        setattr(request.state, CONSISTENT_AFTER_STATE_KEY, await db.primary_lsn())
+        return
+    # Reads go to the replica (when there is one), except where a route needs the primary.
+    replica = not getattr(request.scope.get("route"), "reads_primary", False)
+    consistent_after = request.headers.get(CONSISTENT_AFTER)
+    async with UnitOfWork(db, write=False, replica=replica, consistent_after=consistent_after) as session:
         yield session
 
 

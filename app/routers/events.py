@@ -6,7 +6,7 @@ from fastapi.exceptions import RequestValidationError
 from app.enums import AuditAction
 from app.pagination import InvalidCursor, decode_feed_cursor, encode_feed_cursor
 from app.routers.deps import FeedReader, Uow
-from app.routers.route import ApiRoute
+from app.routers.route import ApiRoute, reads_primary
 from app.schemas.common import NO_CONTROL_CHARACTERS
 from app.schemas.events import EventPage
 from app.services import events as service
@@ -15,6 +15,7 @@ router = APIRouter(route_class=ApiRoute, prefix="/events", tags=["events"])
 
 
 @router.get("", response_model=EventPage)
+@reads_primary
 async def list_events(
     ctx: FeedReader,
     session: Uow,

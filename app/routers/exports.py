@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from app.errors import NotFound
 from app.problems import problem_responses
 from app.routers.audit import Filters as AuditEventFilters
-from app.routers.deps import AuditReader, Reader, Uow
+from app.routers.deps import CONSISTENT_AFTER, AuditReader, Reader, Uow
 from app.routers.route import ApiRoute
 from app.schemas.common import NO_CONTROL_CHARACTERS
 from app.services import exports as service
@@ -36,7 +36,9 @@ def _streamed(
 ) -> StreamingResponse:
     async def lines() -> AsyncIterator[str]:
         # The request's unit of work has ended when the body streams: the export has its own session.
-        async with request.app.state.db.sessionmaker() as export_session:
+        # It reads where the request's reads go (the replica when there is one).
+        db = request.app.state.db
+        async with db.read_session(request.headers.get(CONSISTENT_AFTER)) as export_session:
             async for piece in produce(export_session):
                 yield piece
 

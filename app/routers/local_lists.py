@@ -8,7 +8,7 @@ from app.enums import LocalListFormat
 from app.errors import NotFound
 from app.problems import problem_responses
 from app.routers.deps import InfrastructureReader, Uow
-from app.routers.route import ApiRoute
+from app.routers.route import ApiRoute, reads_primary
 from app.schemas.local_lists import (
     AuthorizationData16,
     AuthorizationData201,
@@ -33,6 +33,7 @@ OCPP16_ID_TAG_LENGTH = 20  # CiString20Type
     response_model_exclude_none=True,
     responses=problem_responses(NotFound),
 )
+@reads_primary
 async def get_local_list(
     charging_group_id: uuid.UUID,
     ctx: InfrastructureReader,

@@ -32,9 +32,10 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
+from app.db import LSN_PATTERN
 from app.errors import IdempotencyInProgress, IdempotencyKeyReused, NotFound, PreconditionFailed
 from app.problems import merge_problem_responses, problem_responses
-from app.routers.deps import WRITE_METHODS, Uow, current_context
+from app.routers.deps import CONSISTENT_AFTER, WRITE_METHODS, Uow, current_context
 from app.routers.if_match import check_if_match
 from app.schemas.common import NO_CONTROL_CHARACTERS, WITHHELD_ON_REPLAY
 from app.services import concurrency
@@ -66,6 +67,15 @@ IfNoneMatchHeader = Annotated[
         description="ETag(s) you hold; 304 without a body when the resource is unchanged",
     ),
 ]
+ConsistentAfterHeader = Annotated[
+    str | None,
+    Header(
+        alias=CONSISTENT_AFTER,
+        pattern=LSN_PATTERN,
+        description="The `X-Consistent-After` a write of yours answered: this read then sees that write "
+        "(with a read replica, it is served by the primary until the replica has caught up)",
+    ),
+]
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
@@ -87,7 +97,7 @@ def _current_request(request: Request) -> Request:
 # A dependency, not a bare `Request` parameter: FastAPI hands the request to one such parameter
 # per function, and the endpoint may declare its own.
 CurrentRequest = Annotated[Request, Depends(_current_request)]
-HEADERS = (IfMatchHeader, IfNoneMatchHeader, IdempotencyKeyHeader)
+HEADERS = (IfMatchHeader, IfNoneMatchHeader, IdempotencyKeyHeader, ConsistentAfterHeader)
 
 
 def json_response(model: BaseModel, status_code: int = 200) -> Response:
@@ -104,6 +114,13 @@ def side_effect_free(endpoint: Endpoint) -> Endpoint:
     return endpoint
 
 
+def reads_primary(endpoint: Endpoint) -> Endpoint:
+    """Marks a GET that must read the primary, never a replica that may lag (the change feed's
+    gap-free cursor, the charge-point backend's local lists, which must agree with authorize)."""
+    endpoint.__reads_primary__ = True  # type: ignore[attr-defined]
+    return endpoint
+
+
 def is_side_effect_free(endpoint: Callable[..., Any]) -> bool:
     return bool(getattr(endpoint, "__side_effect_free__", False))
 
@@ -114,6 +131,8 @@ class ApiRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {method.upper() for method in kwargs.get("methods") or ()}
         self.changes_state = bool(methods & WRITE_METHODS) and not is_side_effect_free(endpoint)
+        # Read by app/routers/deps.py::unit_of_work, which chooses the replica or the primary.
+        self.reads_primary = bool(getattr(endpoint, "__reads_primary__", False))
         responses = dict(kwargs.get("responses") or {})
         if self.changes_state:
             endpoint = _with_preconditions(endpoint, idempotent="POST" in methods)
@@ -122,7 +141,9 @@ class ApiRoute(APIRoute):
                 errors += [IdempotencyKeyReused, IdempotencyInProgress]
             responses = merge_problem_responses(responses, problem_responses(*errors))
         elif "GET" in methods:
-            endpoint = _with_extra_parameters(endpoint, {"if_none_match": IfNoneMatchHeader})
+            endpoint = _with_extra_parameters(
+                endpoint, {"if_none_match": IfNoneMatchHeader, "consistent_after": ConsistentAfterHeader}
+            )
             responses.setdefault(304, {"description": "Not modified: the ETag in If-None-Match is current"})
         kwargs["responses"] = responses
         super().__init__(path, endpoint, **kwargs)

@@ -115,7 +115,14 @@ def test_cors_exposes_the_headers_the_dashboard_reads(settings: Settings, org: O
         assert response.status_code == 200
         exposed_header = response.headers["access-control-expose-headers"]
         exposed = {name.strip().lower() for name in exposed_header.split(",")}
-        wanted = {"etag", "location", "x-request-id", "idempotent-replayed", "retry-after"}
+        wanted = {
+            "etag",
+            "location",
+            "x-request-id",
+            "idempotent-replayed",
+            "retry-after",
+            "x-consistent-after",
+        }
         assert wanted <= exposed
         assert {name.lower() for name in CORS_EXPOSED_HEADERS} == wanted
         other = client.get("/v1/charging-groups", headers={"Origin": "https://evil.example", **org.auth()})
