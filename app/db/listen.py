@@ -18,8 +18,13 @@ RECONNECT_SECONDS = 5.0
 
 async def listen(db: Database, channel: str, wake: asyncio.Event) -> None:
     """Sets `wake` on every notification on `channel` until cancelled; reconnects after a loss.
-    Returns at once on SQLite (one process writes there; the commit signal wakes it)."""
+    Returns at once on SQLite (one process writes there; the commit signal wakes it) and behind
+    PgBouncer in transaction pooling mode, which does not carry LISTEN (the server connection that
+    ran it goes back to the pool, and its notifications to nobody): the worker polls there."""
     if db.is_sqlite:
+        return
+    if db.settings.database_pgbouncer:
+        logger.info("LISTEN %s: not behind PgBouncer (transaction pooling); polling instead", channel)
         return
     dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     timeout = db.settings.db_request_timeout_seconds
