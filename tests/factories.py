@@ -88,26 +88,16 @@ def ok(response: Response, status: int = 200) -> Any:
     return response.json() if response.content else None
 
 
-def create_charging_group(client: TestClient, org: Org, **fields: Any) -> dict[str, Any]:
-    body = {"name": f"CG {uuid.uuid4().hex[:8]}", **fields}
-    return ok(client.post("/v1/charging-groups", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
+def charging_group_body(**fields: Any) -> dict[str, Any]:
+    return {"name": f"CG {uuid.uuid4().hex[:8]}", **fields}
 
 
-def create_charge_point(
-    client: TestClient, org: Org, charging_group_id: str, **fields: Any
-) -> dict[str, Any]:
-    body = {
-        "charging_group_id": charging_group_id,
-        "identity": f"CP-{uuid.uuid4().hex[:8]}",
-        **fields,
-    }
-    return ok(client.post("/v1/charge-points", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
+def charge_point_body(charging_group_id: str, **fields: Any) -> dict[str, Any]:
+    return {"charging_group_id": charging_group_id, "identity": f"CP-{uuid.uuid4().hex[:8]}", **fields}
 
 
-def create_connector(
-    client: TestClient, org: Org, charge_point_id: str, number: int = 1, **fields: Any
-) -> dict[str, Any]:
-    body = {
+def connector_body(charge_point_id: str, number: int, **fields: Any) -> dict[str, Any]:
+    return {
         "charge_point_id": charge_point_id,
         "connector_number": number,
         "evse_id": f"DE*TST*E{uuid.uuid4().hex[:8].upper()}*{number}",
@@ -115,6 +105,24 @@ def create_connector(
         "max_power_kw": "22",
         **fields,
     }
+
+
+def create_charging_group(client: TestClient, org: Org, **fields: Any) -> dict[str, Any]:
+    body = charging_group_body(**fields)
+    return ok(client.post("/v1/charging-groups", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
+
+
+def create_charge_point(
+    client: TestClient, org: Org, charging_group_id: str, **fields: Any
+) -> dict[str, Any]:
+    body = charge_point_body(charging_group_id, **fields)
+    return ok(client.post("/v1/charge-points", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
+
+
+def create_connector(
+    client: TestClient, org: Org, charge_point_id: str, number: int = 1, **fields: Any
+) -> dict[str, Any]:
+    body = connector_body(charge_point_id, number, **fields)
     return ok(client.post("/v1/connectors", json=body, headers=org.auth()), 201)  # type: ignore[no-any-return]
 
 
@@ -179,7 +187,7 @@ def _json(model: Any) -> dict[str, Any]:
 
 
 def insert_charging_group(client: TestClient, org: Org, **fields: Any) -> dict[str, Any]:
-    data = ChargingGroupCreate.model_validate({"name": f"CG {uuid.uuid4().hex[:8]}", **fields})
+    data = ChargingGroupCreate.model_validate(charging_group_body(**fields))
 
     async def work(session: AsyncSession) -> Any:
         view = await charging_groups.create_charging_group(session, org.context(), data)
@@ -191,8 +199,7 @@ def insert_charging_group(client: TestClient, org: Org, **fields: Any) -> dict[s
 def insert_charge_point(
     client: TestClient, org: Org, charging_group_id: str, **fields: Any
 ) -> dict[str, Any]:
-    body = {"charging_group_id": charging_group_id, "identity": f"CP-{uuid.uuid4().hex[:8]}", **fields}
-    data = ChargePointCreate.model_validate(body)
+    data = ChargePointCreate.model_validate(charge_point_body(charging_group_id, **fields))
 
     async def work(session: AsyncSession) -> Any:
         return charge_point_routes.to_read(
@@ -205,14 +212,7 @@ def insert_charge_point(
 def insert_connector(
     client: TestClient, org: Org, charge_point_id: str, number: int = 1, **fields: Any
 ) -> dict[str, Any]:
-    body = {
-        "charge_point_id": charge_point_id,
-        "connector_number": number,
-        "evse_id": f"DE*TST*E{uuid.uuid4().hex[:8].upper()}*{number}",
-        "plug_type": "type2",
-        "max_power_kw": "22",
-        **fields,
-    }
+    body = connector_body(charge_point_id, number, **fields)
     data = ConnectorCreate.model_validate(body)
 
     async def work(session: AsyncSession) -> Any:

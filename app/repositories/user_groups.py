@@ -1,14 +1,9 @@
 """User groups."""
 
 import uuid
-from collections.abc import Sequence
 
-from app.enums import UserGroupStatus, UserGroupType
-from app.models import (
-    UserGroup,
-)
-from app.pagination import PageRequest
-from app.repositories.base import Repository, escape_like
+from app.models import UserGroup
+from app.repositories.base import Repository
 
 
 class UserGroupRepository(Repository[UserGroup]):
@@ -26,20 +21,3 @@ class UserGroupRepository(Repository[UserGroup]):
         statement = self.base_statement().where(UserGroup.id == id_).with_for_update(read=True)
         found: UserGroup | None = (await self.session.execute(statement)).scalar_one_or_none()
         return found
-
-    async def search(
-        self,
-        page: PageRequest,
-        status: UserGroupStatus | None,
-        type_: UserGroupType | None,
-        name_contains: str | None,
-    ) -> tuple[Sequence[UserGroup], bool]:
-        statement = self.base_statement()
-        if status is not None:
-            statement = statement.where(UserGroup.status == status)
-        if type_ is not None:
-            statement = statement.where(UserGroup.type == type_)
-        if name_contains:
-            pattern = f"%{escape_like(name_contains.casefold())}%"
-            statement = statement.where(UserGroup.name_key.like(pattern, escape="\\"))
-        return await self.page(statement, page)
