@@ -10,7 +10,7 @@ from app.schemas.common import Page
 from app.schemas.rules import RulesInput, RulesRead
 from app.services import rules as service
 
-router = APIRouter(route_class=ApiRoute, prefix="/user-groups/{user_group_id}/rules", tags=["guest rules"])
+router = APIRouter(route_class=ApiRoute, prefix="/user-groups/{user_group_id}/rules", tags=["guest-rules"])
 
 
 @router.get("", response_model=RulesRead, responses=problem_responses(NotFound, RulesNotSet))

@@ -14,7 +14,7 @@ from app.schemas.common import Page
 from app.schemas.unknown_cards import AddUnknownCard, LearningModeInput, LearningModeRead, UnknownCardRead
 from app.services import learning_mode, unknown_cards
 
-router = APIRouter(route_class=ApiRoute, tags=["unknown cards"])
+router = APIRouter(route_class=ApiRoute, tags=["unknown-cards"])
 
 
 def to_read(entry: UnknownCard, charging_group_name: str) -> UnknownCardRead:
