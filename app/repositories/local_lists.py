@@ -2,7 +2,7 @@
 and the bookkeeping writes (app/services/local_lists.py says when they run and why)."""
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    String,
     and_,
     case,
     exists,
@@ -123,9 +124,22 @@ class LocalListRepository:
         self.session = session
         self.organization_id = organization_id
 
+    def cards_with_uids(self, uids: Sequence[str]) -> ColumnElement[bool]:
+        """PostgreSQL gets the UIDs as one array: an IN list of literals would be matched one by one
+        against every card of the organization once a reused statement's generic plan scans them
+        (0.5 s per 1,000 UIDs at 30,000 cards, measured); the array joins by hash or index."""
+        if self._is_postgres:
+            array = literal(list(uids), postgresql.ARRAY(String(36)))
+            return Card.uid.in_(select(func.unnest(array)))
+        return Card.uid.in_(list(uids))
+
+    @property
+    def _is_postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
     @property
     def _insert(self) -> Any:
-        return postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        return postgresql.insert if self._is_postgres else sqlite.insert
 
     # The sequence ---------------------------------------------------------------------------
 

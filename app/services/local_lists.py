@@ -95,8 +95,9 @@ class LocalList:
 async def cards_changed(session: AsyncSession, ctx: RequestContext, uids: Sequence[str]) -> None:
     """Cards added, edited (blocked, validity) or moved."""
     unique = sorted(set(uids))
+    repository = LocalListRepository(session, ctx.organization_id)
     for start in range(0, len(unique), CHUNK):
-        await _publish_cards(session, ctx, Card.uid.in_(unique[start : start + CHUNK]))
+        await _publish_cards(session, ctx, repository.cards_with_uids(unique[start : start + CHUNK]))
 
 
 async def user_group_cards_changed(
