@@ -38,6 +38,11 @@ def start(src: Path, kind: str, scale: float, port: int, log_path: Path) -> subp
     raise RuntimeError(f"server from {src} not up; see {log_path}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """The server's CPU (one worker: uvicorn serves in its main process; children counted too)."""
+    return sum(harness.proc_cpu_seconds(p) for p in [pid, *harness.children(pid)])
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGINT)
     try:
@@ -73,7 +78,7 @@ def main() -> None:
         "B": (port_b, start(ROOT, args.db, args.scale, port_b, args.out / "b.log")),
     }
     results: dict[str, dict[str, list[float]]] = {
-        name: {"authorize": [], "ceiling": [], "errors": []} for name in servers
+        name: {"authorize": [], "ceiling": [], "errors": [], "server_cpu_us": []} for name in servers
     }
     try:
         for port, _ in servers.values():
@@ -81,13 +86,20 @@ def main() -> None:
         for round_ in range(args.rounds):
             for name in ("A", "B") if round_ % 2 == 0 else ("B", "A"):
                 port = servers[name][0]
+                process = servers[name][1]
+                before = cpu_seconds(process.pid)
                 run = harness.run_wrk(port, authorize, args.seconds)
+                cpu_us = (cpu_seconds(process.pid) - before) / max(run["requests"], 1) * 1e6
+                results[name]["server_cpu_us"].append(cpu_us)
                 top = harness.run_wrk(port, ceiling, args.seconds / 2)
                 results[name]["authorize"].append(run["requests"] / (run["duration_us"] / 1e6))
                 results[name]["ceiling"].append(top["requests"] / (top["duration_us"] / 1e6))
                 results[name]["errors"].append(run["status_errors"] + run["timeouts"] + run["read_errors"])
                 rps, top_rps = results[name]["authorize"][-1], results[name]["ceiling"][-1]
-                log(f"round {round_} {name}: authorize {rps:.0f} rps, ceiling {top_rps:.0f} rps")
+                log(
+                    f"round {round_} {name}: authorize {rps:.0f} rps ({cpu_us:.0f} us server CPU per "
+                    f"request), ceiling {top_rps:.0f} rps, load {os.getloadavg()[0]:.2f}"
+                )
     finally:
         for _, process in servers.values():
             stop(process)
@@ -98,6 +110,7 @@ def main() -> None:
             "ratio_median": statistics.median(
                 a / c for a, c in zip(r["authorize"], r["ceiling"], strict=True)
             ),
+            "server_cpu_us_median": statistics.median(r["server_cpu_us"]),
             "runs": r,
         }
         for name, r in results.items()

@@ -27,18 +27,29 @@ class DriverStatement:
             for column in statement.selected_columns
         ]
 
+        # Only the columns that have a processor are visited per row (most have none).
+        self.processed_columns = [
+            (index, processor) for index, processor in enumerate(self.result_processors) if processor
+        ]
+
     def parameters(self, values: dict[str, Any]) -> list[Any]:
-        result = []
-        for name in self.positions:
-            processor = self.bind_processors[name]
-            result.append(processor(values[name]) if processor else values[name])
-        return result
+        """The positional parameters. A name bound in several places (SQLite's `?` repeats the
+        moment `now` for every quota) is processed once."""
+        processed = {
+            name: processor(values[name]) if processor else values[name]
+            for name, processor in self.bind_processors.items()
+        }
+        return [processed[name] for name in self.positions]
 
     def values(self, raw: Any) -> tuple[Any, ...]:
-        return tuple(
-            processor(value) if processor and value is not None else value
-            for processor, value in zip(self.result_processors, raw, strict=True)
-        )
+        """The driver's values with the statement's own column types applied, in column order."""
+        converted = list(raw)
+        assert len(converted) == len(self.result_processors)
+        for index, processor in self.processed_columns:
+            value = converted[index]
+            if value is not None:
+                converted[index] = processor(value)
+        return tuple(converted)
 
     async def fetch_first(self, db: Database, values: dict[str, Any]) -> tuple[Any, ...] | None:
         raw = await db.fetch_raw(self.sql, self.parameters(values))

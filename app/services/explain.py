@@ -24,7 +24,7 @@ async def explain(
         id_token = (await get_or_404(CardRepository(session, ctx.organization_id), data.card_id)).uid
     assert id_token is not None
     facts = await read_facts(session, ctx, id_token, connector_ref(data), at)
-    decision = policy.decide(facts, at, cache_seconds)
+    decision = policy.decide(facts, at, cache_seconds, explain=True)
     remaining = decision.remaining if decision.accepted else None
     return ExplainResponse(
         status=decision.status,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from app.enums import ActivationScope, AuthorizationReason, PlugType, RuleVerdict, UserGroupStatus
@@ -185,13 +186,17 @@ def _group_quota(f: AuthorizationFacts, now: datetime) -> Outcome:
     return PASSED
 
 
-# The order of the decision table; the first failure decides.
-CHECKS: list[tuple[str, Callable[[AuthorizationFacts, datetime], Outcome]]] = [
+# The order of the decision table; the first failure decides. The card's own checks, then the
+# group's rules, each of which is not set when its rule fields are all None.
+CheckFunction = Callable[[AuthorizationFacts, datetime], Outcome]
+CARD_CHECKS: list[tuple[str, CheckFunction]] = [
     ("card_known", _card_known),
     ("card_blocked", _card_blocked),
     ("card_validity", _card_validity),
     ("group_archived", _group_archived),
     ("location", _location),
+]
+RULE_CHECKS: list[tuple[str, CheckFunction]] = [
     ("group_validity", _group_validity),
     ("card_first_use", _first_use),
     ("allowed_times", _allowed_times),
@@ -200,7 +205,33 @@ CHECKS: list[tuple[str, Callable[[AuthorizationFacts, datetime], Outcome]]] = [
     ("card_quota", _card_quota),
     ("group_quota", _group_quota),
 ]
+CHECKS = [*CARD_CHECKS, *RULE_CHECKS]
+UNKNOWN_CARD_CHECKS = CARD_CHECKS[:1]
 RULE_NAMES = ["access_control", *(name for name, _ in CHECKS)]
+
+# The facts' rule fields: all None when the group has no current rule set (or one that sets nothing).
+_rule_fields = itemgetter(
+    *(i for i, name in enumerate(AuthorizationFacts._fields) if name.startswith("rule_"))
+)
+
+
+def has_rules(facts: AuthorizationFacts) -> bool:
+    """Whether any rule is set. Without one every rule check is not set, so the decision needs
+    only the card's own checks (the common case on the hot path)."""
+    rules: tuple[object, ...] = _rule_fields(facts)
+    return rules.count(None) != len(rules)
+
+
+def first_failure_of(facts: AuthorizationFacts, now: datetime) -> tuple[str, Outcome] | None:
+    """The first check that fails, the one `evaluate` would show first, without building every
+    verdict: the decision's way (`policy.decide`). Under access control only."""
+    # An unknown card: the checks that need a card are not set.
+    checks = UNKNOWN_CARD_CHECKS if facts.card_id is None else CHECKS if has_rules(facts) else CARD_CHECKS
+    for name, check in checks:
+        outcome = check(facts, now)
+        if outcome[0] == RuleVerdict.failed:
+            return name, outcome
+    return None
 
 
 def evaluate(facts: AuthorizationFacts, now: datetime) -> list[Check]:
@@ -216,10 +247,6 @@ def evaluate(facts: AuthorizationFacts, now: datetime) -> list[Check]:
         verdict, reason, detail = check(facts, now)
         checks.append(Check(name, verdict, reason, detail))
     return checks
-
-
-def first_failure(checks: list[Check]) -> Check | None:
-    return next((check for check in checks if check.verdict == RuleVerdict.failed), None)
 
 
 def depends_on_the_moment(facts: AuthorizationFacts) -> bool:

@@ -162,7 +162,9 @@ class Decision:
     card_id: uuid.UUID | None
     cache_expires_at: datetime
     remaining: dict[str, object] | None = None  # what the quotas leave (accepted answers only)
-    checks: tuple[guest_rules.Check, ...] = ()  # every check with its verdict (explain)
+    # The check that refused, `access_control` for free charging, None when all passed.
+    decided_by: str | None = None
+    checks: tuple[guest_rules.Check, ...] = ()  # every check with its verdict (explain only)
 
     @property
     def accepted(self) -> bool:
@@ -171,14 +173,6 @@ class Decision:
     @property
     def ocpp16_status(self) -> Ocpp16AuthorizationStatus:
         return OCPP16_STATUS[self.status]
-
-    @property
-    def decided_by(self) -> str | None:
-        """The check that refused, `access_control` for free charging, None when all passed."""
-        if self.reason == AuthorizationReason.free_charging:
-            return "access_control"
-        failed = guest_rules.first_failure(list(self.checks))
-        return None if failed is None else failed.rule
 
 
 def card_refusal(
@@ -196,26 +190,32 @@ def card_refusal(
     return None
 
 
-def decide(facts: AuthorizationFacts, now: datetime, cache_seconds: int) -> Decision:
+def decide(
+    facts: AuthorizationFacts, now: datetime, cache_seconds: int, *, explain: bool = False
+) -> Decision:
     """The decision table, in its order (README; app/services/guest_rules.py::CHECKS): free
-    charging, then the first check that fails, else accepted."""
+    charging, then the first check that fails, else accepted. `explain` adds every check with
+    its verdict (POST /v1/authorize/explain); the decision is the same either way."""
     cache_until = now + timedelta(seconds=cache_seconds)
-    checks = tuple(guest_rules.evaluate(facts, now))
+    checks = tuple(guest_rules.evaluate(facts, now)) if explain else ()
     if not facts.access_control:
         # Anyone charges here: no user group's offer is used, so no group and no tariff, even when
         # the card happens to belong to one (the card is still named, for the record).
         free = AuthorizationReason.free_charging
-        return Decision(REASON_STATUS[free], free, None, facts.card_id, cache_until, checks=checks)
-    failed = guest_rules.first_failure(list(checks))
+        return Decision(
+            REASON_STATUS[free], free, None, facts.card_id, cache_until, None, "access_control", checks
+        )
+    failed = guest_rules.first_failure_of(facts, now)
     if failed is not None:
-        assert failed.reason is not None
+        rule, (_, reason, _) = failed
+        assert reason is not None
         until = cache_until
-        if failed.reason == AuthorizationReason.card_not_yet_valid and facts.card_valid_from is not None:
+        if reason == AuthorizationReason.card_not_yet_valid and facts.card_valid_from is not None:
             until = min(cache_until, facts.card_valid_from)
-        elif failed.reason == AuthorizationReason.group_not_yet_valid and facts.rule_group_valid_from:
+        elif reason == AuthorizationReason.group_not_yet_valid and facts.rule_group_valid_from:
             until = min(cache_until, facts.rule_group_valid_from)
-        status = REASON_STATUS[failed.reason]
-        return Decision(status, failed.reason, facts.user_group_id, facts.card_id, until, checks=checks)
+        status = REASON_STATUS[reason]
+        return Decision(status, reason, facts.user_group_id, facts.card_id, until, None, rule, checks)
     accepted = AuthorizationReason.accepted
     return Decision(
         REASON_STATUS[accepted],
@@ -224,5 +224,6 @@ def decide(facts: AuthorizationFacts, now: datetime, cache_seconds: int) -> Deci
         facts.card_id,
         guest_rules.cache_limit(facts, now, cache_until),
         guest_rules.remaining(facts),
+        None,
         checks,
     )
