@@ -172,6 +172,25 @@ def test_stored_cells_the_api_would_refuse_are_written_alike(
     assert export(client, org) == expected
 
 
+def test_amounts_in_every_form_they_are_stored_in(
+    client: TestClient, org: Org, sessions: dict[str, Any]
+) -> None:
+    """Negative and zero amounts, more decimals than the currency has, exponents (SQLite stores
+    `str(Decimal)`: `1E+2`, `1.5E-5`; written by Python there), a currency none of the tariffs has
+    (written by Python on SQLite; PostgreSQL knows the minor units of the tariffs' currencies only, so
+    the amount has them already) and none at all; 2-, 0- and 3-decimal currencies."""
+    first, second, third, fourth, unknown = sessions["ids"]
+    _edit(client, first, cost=Decimal("-0.5"), energy_kwh=Decimal("1E+2"))
+    _edit(client, second, cost=Decimal("-0"), energy_kwh=Decimal("1.5E-5"))
+    _edit(client, third, cost=Decimal("0.0005"), energy_kwh=Decimal("-3.250"))
+    _edit(client, fourth, cost=Decimal("12.55"), currency="USD", energy_kwh=Decimal("0E-3"))
+    _edit(client, unknown, cost=Decimal("7.10"), currency=None, energy_kwh=Decimal("0.000001"))
+    expected = reference_csv(client, org)
+    for cell in (b'"-0.50"', b'"100"', b'"0.0005"', b'"-3.25"', b'"12.55","USD"', b'"7.1",""'):
+        assert cell in expected, cell
+    assert export(client, org) == expected
+
+
 def test_filters_and_batches(client: TestClient, org: Org, sessions: dict[str, Any]) -> None:
     """More rows than one batch (SQLite reads 2,000 at a time); the filters select the same rows."""
     first = sessions["ids"][0]
