@@ -160,7 +160,11 @@ def _sqlite_amount(value: str, code: str | None, currencies: Sequence[str]) -> s
     stored by another writer) and a currency the organization's tariffs do not have go to Python:
     AMOUNT, amount_text itself."""
     python = f"{AMOUNT}({value}, {code or 'NULL'})"
-    normalized = f"CASE WHEN instr({value}, '.') THEN rtrim(rtrim({value}, '0'), '.') ELSE {value} END"
+    # Decimal.normalize's text: most values have a point and end in 1-9, nothing to drop.
+    normalized = (
+        f"CASE WHEN {value} GLOB '*.*[1-9]' THEN {value}"
+        f" WHEN instr({value}, '.') THEN rtrim(rtrim({value}, '0'), '.') ELSE {value} END"
+    )
     by_units: dict[int, list[str]] = {}
     for currency in currencies:
         if (units := minor_units(currency)) is not None:
@@ -198,8 +202,9 @@ def _sqlite_cell(kind: str, column: str, currencies: Sequence[str]) -> str:
         ]
         return f"coalesce({HYPHEN.join(parts)}, '')"
     if kind == "time":  # stored as naive UTC 'YYYY-MM-DD HH:MM:SS.ffffff'
-        fraction = f"CASE WHEN substr({column}, 21) IN ('', '000000') THEN '' ELSE substr({column}, 20) END"
-        return f"coalesce(substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || {fraction} || '+00:00', '')"  # noqa: E501
+        day = f"substr({column}, 1, 10) || 'T' || "  # isoformat(): the microseconds only when there are some
+        whole = f"WHEN {column} GLOB '*.000000' THEN {day}substr({column}, 12, 8) || '+00:00'"
+        return f"CASE WHEN {column} IS NULL THEN '' {whole} ELSE {day}substr({column}, 12) || '+00:00' END"
     if kind == "decimal":
         return _sqlite_amount(column, None, currencies)
     return _sqlite_amount(column, f"{T}.currency", currencies)  # money, in the session's currency
