@@ -18,7 +18,7 @@ import contextlib
 import re
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -267,7 +267,7 @@ class SessionExportRepository(SessionRepository):
         codes = (await self.session.execute(self._currencies_statement())).scalars().all()
         return sorted(code for code in codes if _CODE.fullmatch(code))
 
-    async def postgres_lines(self, filters: SessionFilters) -> AsyncIterator[bytes]:
+    async def postgres_lines(self, filters: SessionFilters) -> AsyncGenerator[bytes]:
         """The CSV lines, rendered by PostgreSQL and streamed by COPY in constant memory."""
         currencies = await self._currencies()
         line = _pg_line(currencies)
@@ -302,7 +302,7 @@ class SessionExportRepository(SessionRepository):
 
     async def sqlite_lines(
         self, filters: SessionFilters, amount: Callable[[Any, str | None], str], tariff: Callable[[Any], str]
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes]:
         """The CSV lines rendered by SQLite, in chunks of SQLITE_BATCH lines, read by a thread of their own
         on a read-only stdlib connection to the database file; `amount` and `tariff` are AMOUNT and TARIFF."""
         bind = self.session.get_bind()

@@ -2,7 +2,8 @@
 on SQLite, Python writes the tariff (once per copy) and any amount SQL does not write itself."""
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -22,16 +23,19 @@ HEADER = ",".join(f'"{name}"' for name, _, _ in COLUMNS).encode() + b"\r\n"
 
 async def sessions_csv(
     session: AsyncSession, ctx: RequestContext, filters: SessionFilters
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     """Every matching session, oldest first, as CSV in constant memory (header first)."""
     repository = SessionExportRepository(session, ctx.organization_id)
     yield HEADER
     if session.get_bind().dialect.name == "postgresql":
-        async for chunk in repository.postgres_lines(filters):
+        lines = repository.postgres_lines(filters)
+    else:
+        lines = repository.sqlite_lines(filters, _amount_cell, _tariff_cell)
+    # Closed with this generator (a client that leaves), not later by the garbage collector: the COPY's
+    # connection is invalidated and SQLite's reader stopped at once.
+    async with aclosing(lines):
+        async for chunk in lines:
             yield chunk
-        return
-    async for chunk in repository.sqlite_lines(filters, _amount_cell, _tariff_cell):
-        yield chunk
 
 
 def _amount_cell(stored: Any, currency: str | None) -> str:

@@ -3,6 +3,8 @@ byte the file the former Python writer produced from the ORM rows (`reference_cs
 formula cells, quotes, control characters, unicode, NULLs, amounts in the currency's minor units,
 times in UTC; with the filters, across batches, and a failure mid-stream is not a complete file."""
 
+import asyncio
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,10 @@ from app.db.database import Database, UnitOfWork
 from app.enums import Role
 from app.models import ChargingSession
 from app.models.base import AUDITED_BULK
+from app.repositories import session_export as session_export_repository
+from app.repositories.sessions import SessionFilters
+from app.services import session_export
+from app.services.context import RequestContext
 from app.services.session_export import describe_tariff
 from tests.factories import Org, add_card, create_user_group, make_site, ok, stop
 
@@ -227,6 +233,36 @@ def test_filters_and_batches(client: TestClient, org: Org, sessions: dict[str, A
     }
     windowed = export(client, org, status="completed", **window)
     assert windowed.count(b"\r\n") == 3  # the JPY and KWD sessions
+
+
+def test_a_client_that_leaves_stops_the_reader(
+    client: TestClient, org: Org, sessions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite reads in a thread of its own, at most QUEUE_CHUNKS ahead: when the response is closed
+    after one chunk, the waiting thread ends and its connection is closed (on PostgreSQL the COPY is
+    cancelled and its connection dropped); the next export works."""
+    test_filters_and_batches(client, org, sessions)
+    monkeypatch.setattr(session_export_repository, "SQLITE_BATCH", 100)  # 52 chunks: the reader waits
+    ctx = RequestContext(org.id, None, "test", Role.admin, None)
+
+    db: Database = client.app.state.db  # type: ignore[attr-defined]
+
+    async def first_chunks() -> list[bytes]:
+        async with db.sessionmaker() as session:  # as the router's: closed, never committed
+            chunks = session_export.sessions_csv(session, ctx, SessionFilters())
+            taken = [await anext(chunks), await anext(chunks)]  # the header, then 100 lines
+            await asyncio.sleep(0.5)  # meanwhile the reader fills the queue and waits for room
+            await asyncio.wait_for(chunks.aclose(), 10)  # the reader stops, its connection is closed
+            return taken
+
+    assert client.portal is not None
+    header, lines = client.portal.call(first_chunks)
+    assert header.startswith(b'"session_id"') and lines.endswith(b"\r\n")
+    for thread in threading.enumerate():
+        if thread.name == "ugs-sessions-export":  # its connection is closed: ending it takes a moment
+            thread.join(timeout=10)
+            assert not thread.is_alive()
+    assert export(client, org) == reference_csv(client, org)
 
 
 def test_a_failure_mid_stream_is_not_a_complete_file(
