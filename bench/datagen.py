@@ -153,6 +153,12 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("updated_at", "ts"),
         ("created_at", "ts"),
         ("version", "int"),
+        # What the OCPP local lists last published for the card (app/models/user_groups.py): its
+        # own facts (the generator writes no guest rules, so no group window bounds them).
+        ("listed_user_group_id", "uuid"),
+        ("listed_blocked", "bool"),
+        ("listed_valid_from", "ts"),
+        ("listed_valid_until", "ts"),
     ],
     "charging_sessions": [
         ("organization_id", "uuid"),
@@ -597,6 +603,10 @@ class Organization:
                     updated,
                     created,
                     version,
+                    self.ug_id[g],
+                    blocked,
+                    valid_from,
+                    valid_until,
                 )
             )
             if len(rows) >= CHUNK:

@@ -4,7 +4,7 @@ from app.models.audit import AuditEvent, IdempotencyRecord
 from app.models.base import Base
 from app.models.charging import ChargePoint, ChargingGroup, Connector
 from app.models.events import ChangeEvent, WebhookDelivery, WebhookEndpoint
-from app.models.local_lists import LocalListEntry, LocalListHead
+from app.models.local_lists import LocalListClock, LocalListHead, LocalListMembership, LocalListRemoval
 from app.models.organization import ApiKey, Organization, OrganizationSettings
 from app.models.unknown_cards import LearningMode, UnknownCard
 from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup, UserGroupRules
@@ -22,8 +22,10 @@ __all__ = [
     "Connector",
     "IdempotencyRecord",
     "LearningMode",
-    "LocalListEntry",
+    "LocalListClock",
     "LocalListHead",
+    "LocalListMembership",
+    "LocalListRemoval",
     "Organization",
     "OrganizationSettings",
     "TariffVersion",

@@ -20,12 +20,19 @@ from app.models.base import (
 )
 
 ORG_FK = "organizations.id"
+LIST_COLUMNS = (
+    "list_seq",
+    "listed_user_group_id",
+    "listed_blocked",
+    "listed_valid_from",
+    "listed_valid_until",
+)
 
 
 class UserGroup(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     __audit_entity__ = EntityType.user_group
     # name_key is name.casefold(): the name's own change says it all.
-    __audit_internal__ = Audited.__audit_internal__ | {"name_key"}
+    __audit_internal__ = Audited.__audit_internal__ | {"name_key", "card_seq"}
     __tablename__ = "user_groups"
     __table_args__ = (
         # Names are unique per organization, compared case-insensitively (name_key = casefold).
@@ -43,6 +50,9 @@ class UserGroup(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     activation_scope: Mapped[ActivationScope] = mapped_column(
         str_enum(ActivationScope), default=ActivationScope.custom
     )
+    # OCPP local lists (app/services/local_lists.py): the list sequence at which one of the group's
+    # cards last changed on the lists where the group is active.
+    card_seq: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class TariffVersion(Audited, IdMixin, CreatedAtMixin, Base):
@@ -129,13 +139,16 @@ class Activation(CreatedAtMixin, Base):
 
 class Card(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     __audit_entity__ = EntityType.card
-    # Set by a session start, whose own record names them (`card_first_used_at`).
-    __audit_internal__ = Audited.__audit_internal__ | {"first_used_at", "expires_at"}
+    # Set by a session start, whose own record names them (`card_first_used_at`); the `listed_*`
+    # columns and `list_seq` are the OCPP local lists' bookkeeping, derived from audited changes.
+    __audit_internal__ = Audited.__audit_internal__ | {"first_used_at", "expires_at", *LIST_COLUMNS}
     __tablename__ = "cards"
     __table_args__ = (
         UniqueConstraint("organization_id", "uid"),
         Index("ix_cards_group_created", "user_group_id", "created_at", "id"),
         Index("ix_cards_organization_id_created_at", "organization_id", "created_at", "id"),
+        # A local-list differential finds the cards changed since a list version.
+        Index("ix_cards_organization_list_seq", "organization_id", "list_seq"),
         CheckConstraint(
             "valid_until IS NULL OR valid_from IS NULL OR valid_until > valid_from", name="validity_order"
         ),
@@ -153,6 +166,14 @@ class Card(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     # the end that the group's "valid for N hours after first use" rule gave it then.
     first_used_at: Mapped[datetime | None] = mapped_column(default=None)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # What the OCPP local lists last published for this card (app/services/local_lists.py): the
+    # user group it was listed under and its facts there (its own validity bounded by the group's
+    # window), and the list sequence of that change. NULL user group: not published yet.
+    list_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    listed_user_group_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    listed_blocked: Mapped[bool | None] = mapped_column(default=None)
+    listed_valid_from: Mapped[datetime | None] = mapped_column(default=None)
+    listed_valid_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ChargingSession(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):

@@ -71,6 +71,7 @@ async def replace_activation(
     group = await lock_group(session, ctx, user_group_id)
     policy.can_change_activation(group).enforce()
     plan = await plan_activation(session, ctx, data, "charging_group_ids")
+    active_before = await local_lists.active_charging_groups(session, ctx, [group.id])
     activations = ActivationRepository(session, ctx.organization_id)
     old_ids = await activations.charging_group_ids(group.id)
     old = await _describe(session, ctx, group.activation_scope, old_ids)
@@ -92,9 +93,8 @@ async def replace_activation(
             else "all",
         },
     )
-    switched_on = plan.access_control_to_enable  # read before enabling empties it
-    await enable_access_control(session, ctx, group, switched_on)
-    await local_lists.user_groups_changed(session, ctx, [group.id], [cg.id for cg in switched_on])
+    await enable_access_control(session, ctx, group, plan.access_control_to_enable)
+    await local_lists.user_groups_changed(session, ctx, active_before)
     return await _view(session, ctx, group, page)
 
 
@@ -106,6 +106,7 @@ async def activate_charging_group(
     page: PageRequest,
 ) -> ActivationView:
     group, charging_group = await _lock_pair(session, ctx, user_group_id, charging_group_id)
+    active_before = await local_lists.active_charging_groups(session, ctx, [group.id])
     activations = ActivationRepository(session, ctx.organization_id)
     already = group.activation_scope == ActivationScope.all or charging_group_id in (
         await activations.charging_group_ids(group.id)
@@ -120,10 +121,9 @@ async def activate_charging_group(
             user_group_id=group.id,
             new={"charging_group_id": charging_group.id, "charging_group_name": charging_group.name},
         )
-    switched_on = [] if charging_group.access_control else [charging_group.id]
-    if switched_on:
+    if not charging_group.access_control:
         await enable_access_control(session, ctx, group, [charging_group])
-    await local_lists.user_groups_changed(session, ctx, [group.id], switched_on)
+    await local_lists.user_groups_changed(session, ctx, active_before)
     return await _view(session, ctx, group, page)
 
 
@@ -137,6 +137,7 @@ async def deactivate_charging_group(
     """Under scope `all`, deactivating one charging group turns the scope into `custom` with all
     the others. Deactivating a charging group the group is not active on changes nothing."""
     group, charging_group = await _lock_pair(session, ctx, user_group_id, charging_group_id)
+    active_before = await local_lists.active_charging_groups(session, ctx, [group.id])
     activations = ActivationRepository(session, ctx.organization_id)
     detail = {"charging_group_id": charging_group.id, "charging_group_name": charging_group.name}
     if group.activation_scope == ActivationScope.all:
@@ -157,7 +158,7 @@ async def deactivate_charging_group(
         await audit.record(
             session, ctx, AuditAction.activation_removed, group, user_group_id=group.id, old=detail
         )
-    await local_lists.user_groups_changed(session, ctx, [group.id])
+    await local_lists.user_groups_changed(session, ctx, active_before)
     return await _view(session, ctx, group, page)
 
 
@@ -210,6 +211,7 @@ async def enable_access_control(
         return
     for charging_group in charging_groups:
         charging_group.access_control = True
+    await local_lists.access_control_switched(session, ctx, [cg.id for cg in charging_groups], on=True)
     for charging_group in charging_groups:
         await audit.record(
             session,

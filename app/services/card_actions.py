@@ -80,7 +80,9 @@ async def apply_card_action(
         await _record(
             session, ctx, AuditAction.cards_bulk_removed, group, old=audit.rows_values(Card, removed)
         )
-        await local_lists.cards_changed(session, ctx, [card["uid"] for card in removed])
+        await local_lists.cards_removed(
+            session, ctx, [(card["uid"], card["user_group_id"]) for card in removed]
+        )
         return len(removed)
     values = _new_values(data)
     written = await repository.update_many(ids, values, now)

@@ -117,7 +117,7 @@ async def remove_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID
     card = await _locked_card(session, ctx, id_)
     await CardRepository(session, ctx.organization_id).delete(card)
     await audit.record(session, ctx, AuditAction.card_removed, card, user_group_id=card.user_group_id)
-    await local_lists.cards_changed(session, ctx, [card.uid])
+    await local_lists.cards_removed(session, ctx, [(card.uid, card.user_group_id)])
 
 
 async def _locked_card(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> Card:

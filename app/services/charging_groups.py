@@ -50,7 +50,7 @@ async def create_charging_group(
     )
     await audit.record(session, ctx, AuditAction.charging_group_created, group)
     await count_infrastructure(session, ctx.organization_id, charging_groups=1)
-    await local_lists.charging_groups_changed(session, ctx, [group.id])
+    await local_lists.charging_group_created(session, ctx, group.id)
     return ChargingGroupView(group, 0)
 
 
@@ -63,11 +63,12 @@ async def update_charging_group(
     groups = ChargingGroupRepository(session, ctx.organization_id)
     group = await get_or_404(groups, id_, for_update=True)
     changes = sent_changes(data, ChargingGroup)
+    access_control_before = group.access_control
     if "name" in changes and await groups.value_taken(ChargingGroup.name, changes["name"], id_):
         raise AlreadyExists(f"A charging group named {changes['name']!r} already exists.", field="name")
     await apply_changes(session, ctx, group, changes, AuditAction.charging_group_updated)
-    if "access_control" in changes:
-        await local_lists.charging_groups_changed(session, ctx, [id_])
+    if group.access_control != access_control_before:
+        await local_lists.access_control_switched(session, ctx, [id_], on=group.access_control)
     return await get_charging_group(session, ctx, id_)
 
 

@@ -15,19 +15,31 @@ What a charging group's list holds
     says `access_control: false`, so the integration can switch the charger's authorization off.
 
 How versions move
-    Each charging group has a list version (1 for a new one) and one entry per id tag it ever
-    listed: the card facts the status is read from, whether it is listed (False: a tombstone) and
-    the version at which it last changed. Every change that can alter a list (card added,
-    removed, blocked, moved, its validity; activation; archive, restore; access control; user
-    group deletion) calls one function here inside its own transaction. It compares the desired
-    entries with the stored ones on the pairs (charging group, id tag) the change can touch, in
-    SQL, and only where they differ raises the group's version (once per transaction) and writes
-    the entries at it. So a version rises exactly when a committed change alters the list, and a
-    differential since N is the entries with version > N: an index range whose cost depends on
-    the number of changes, not on the size of the list. Tombstones are kept (one row per id tag
-    ever listed on the group, reused when it comes back), so every differential can be answered;
-    a `since_version` of 0 (a charger without a list) or one this service never issued (greater
-    than the current version) gets the full list.
+    Nothing stores a list: a charging group's list is read from the cards of the user groups
+    active on it, and what is kept is *when* things changed, as numbers of one sequence per
+    organization (app/models/local_lists.py). Every transaction that changes a list takes the next
+    number once; its row lock makes list changes commit in the order of their numbers. A card
+    keeps the facts last published for it (its user group, blocked, validity bounded by the
+    group's window) and the number of that change (`list_seq`); a user group keeps the last such
+    number among its cards (`card_seq`). A charging group's version is the greater of its head's
+    `version` (changes to its list as a whole: a user group with cards starting or ceasing to be
+    active there, access control) and the `card_seq` of the user groups active there (with
+    access control on). So a card change writes one card row and one user-group row, whatever the
+    number of charging groups; only changes of where a group is active write per charging group.
+    The version rises exactly when a committed change alters the list:
+    * a card change is found by comparing the card's facts now with the published ones, in SQL,
+      so an edit that leaves them alone (a label, the same value again) changes nothing;
+    * a card moved between two user groups raises the heads where exactly one of them is active
+      (and where both are, if its facts differ between them), not the groups' `card_seq`;
+    * a user group without cards changes no list when it starts or stops being active;
+    * switching access control on or off changes a list only if it holds cards.
+    A differential since N is every id tag that may have changed after N, with its entry now:
+    cards with `list_seq > N` in user groups active there, removals after N (cards deleted or
+    moved away, `LocalListRemoval`) and all cards of the user groups that started or stopped being
+    active there after N (`LocalListMembership`). Its cost follows the number of changes in the
+    organization since N, not the size of the list. A `since_version` of 0 (a charger without a
+    list), one this service never issued (greater than the current version) or one from before
+    the list was replaced as a whole (access control switched, `full_since`) gets the full list.
 
 Time
     Entries hold facts, and the status is read at request time, exactly as the decision is.
@@ -39,28 +51,25 @@ Time
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import AuthorizationReason, AuthorizationStatus, LocalListUpdateType
 from app.errors import NotFound
-from app.repositories.local_lists import (
-    LocalListRepository,
-    Scope,
-    charging_groups_scope,
-    either,
-    uids_scope,
-    user_groups_scope,
-)
+from app.models import Card
+from app.repositories.local_lists import CHUNK, LocalListRepository
 from app.services import policy
 from app.services.context import RequestContext
 
-# Card UIDs per statement: well under the bind-parameter limits of both databases.
-UID_CHUNK = 1000
-_BUMPED = "local_lists_bumped"
+_SEQ = "local_lists_seq"
+
+# Per user group, the charging groups it is active on (`active_charging_groups`), read before a
+# change and handed to `user_groups_changed` after it.
+ActiveOn = Mapping[uuid.UUID, frozenset[uuid.UUID]]
 
 
 @dataclass(frozen=True)
@@ -84,65 +93,130 @@ class LocalList:
 
 
 async def cards_changed(session: AsyncSession, ctx: RequestContext, uids: Sequence[str]) -> None:
-    """Cards added, edited (blocked, validity), moved or removed: their entries everywhere."""
+    """Cards added, edited (blocked, validity) or moved."""
     unique = sorted(set(uids))
-    chunks = [unique[start : start + UID_CHUNK] for start in range(0, len(unique), UID_CHUNK)]
-    await _sync(session, ctx.organization_id, [uids_scope(chunk) for chunk in chunks])
+    repository = LocalListRepository(session, ctx.organization_id)
+    for start in range(0, len(unique), CHUNK):
+        await _publish_cards(session, ctx, repository.cards_with_uids(unique[start : start + CHUNK]))
+
+
+async def user_group_cards_changed(
+    session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID
+) -> None:
+    """The group's validity window (a guest rule) bounds each of its cards' own."""
+    await _publish_cards(session, ctx, Card.user_group_id == user_group_id)
+
+
+async def cards_removed(
+    session: AsyncSession, ctx: RequestContext, cards: Collection[tuple[str, uuid.UUID]]
+) -> None:
+    """Cards deleted: (uid, user group) each."""
+    if not cards:
+        return
+    repository = LocalListRepository(session, ctx.organization_id)
+    seq = await _seq(session, repository)
+    await repository.record_removals(cards, seq)
+    await repository.raise_user_groups({group for _, group in cards}, seq)
+
+
+async def active_charging_groups(
+    session: AsyncSession, ctx: RequestContext, user_group_ids: Collection[uuid.UUID]
+) -> ActiveOn:
+    await session.flush()
+    return await LocalListRepository(session, ctx.organization_id).active_charging_groups(user_group_ids)
 
 
 async def user_groups_changed(
-    session: AsyncSession,
-    ctx: RequestContext,
-    user_group_ids: Sequence[uuid.UUID],
-    charging_group_ids: Sequence[uuid.UUID] = (),
+    session: AsyncSession, ctx: RequestContext, before: ActiveOn, *, deleted: bool = False
 ) -> None:
-    """Activation, archive or restore of user groups (their cards' entries everywhere), and the
-    charging groups whose access control that switched on (their whole lists)."""
-    scopes = [user_groups_scope(user_group_ids)]
-    if charging_group_ids:
-        scopes = [either(scopes[0], charging_groups_scope(charging_group_ids))]
-    await _sync(session, ctx.organization_id, scopes)
-
-
-async def charging_groups_changed(
-    session: AsyncSession, ctx: RequestContext, charging_group_ids: Sequence[uuid.UUID]
-) -> None:
-    """A charging group created, or its access control switched: its whole list."""
-    repository = LocalListRepository(session, ctx.organization_id)
+    """Activation, archive, restore or deletion of user groups: `before` is what
+    `active_charging_groups` said before the change (`deleted`: the groups are active nowhere now;
+    called before their rows go)."""
     await session.flush()
-    await repository.ensure_heads(charging_group_ids)
-    await _sync(session, ctx.organization_id, [charging_groups_scope(charging_group_ids)])
+    repository = LocalListRepository(session, ctx.organization_id)
+    after = {} if deleted else await repository.active_charging_groups(before)
+    for user_group_id, was in before.items():
+        now = after.get(user_group_id, frozenset())
+        joined, left = now - was, was - now
+        if not joined and not left:
+            continue
+        seq = await _seq(session, repository)
+        if await repository.has_cards(user_group_id):
+            # Its cards join or leave those lists.
+            await repository.record_memberships(user_group_id, joined | left, seq)
+            await repository.raise_heads(joined | left, seq)
+        else:
+            # No list changes; where it leaves, a differential must still find the removals of its
+            # earlier cards, and its last card change keeps counting in the version.
+            await repository.record_memberships(user_group_id, left, seq)
+            await repository.fold_heads(left, await repository.card_seq(user_group_id))
 
 
-async def _sync(session: AsyncSession, organization_id: uuid.UUID, scopes: list[Scope]) -> None:
-    if not scopes:
+async def charging_group_created(
+    session: AsyncSession, ctx: RequestContext, charging_group_id: uuid.UUID
+) -> None:
+    await session.flush()
+    repository = LocalListRepository(session, ctx.organization_id)
+    seq = await _seq(session, repository)
+    await repository.set_head(charging_group_id, version=seq, full_since=seq, on_since=seq)
+
+
+async def access_control_switched(
+    session: AsyncSession, ctx: RequestContext, charging_group_ids: Collection[uuid.UUID], on: bool
+) -> None:
+    """Access control switched on (the list fills) or off (the list empties) on these charging
+    groups. Either way the chargers need the whole list; if it held no card and holds none now,
+    nothing changed and the version stays."""
+    if not charging_group_ids:
         return
+    await session.flush()
+    repository = LocalListRepository(session, ctx.organization_id)
+    seq = await _seq(session, repository)
+    for charging_group_id in charging_group_ids:
+        if await repository.listing_not_empty(charging_group_id):
+            extra = {"on_since": seq} if on else {}
+            await repository.set_head(charging_group_id, version=seq, full_since=seq, **extra)
+        elif on:
+            # Card changes from before count no more: the list was empty then.
+            await repository.set_head(charging_group_id, on_since=seq)
+        else:
+            # Its version from now on is its head's: keep the one it had.
+            await repository.set_head(
+                charging_group_id, version=await repository.version_if_on(charging_group_id)
+            )
+
+
+async def _publish_cards(session: AsyncSession, ctx: RequestContext, condition: ColumnElement[bool]) -> None:
     await session.flush()  # the change itself is what the comparison must see
-    repository = LocalListRepository(session, organization_id)
-    await repository.lock()
-    changed: set[uuid.UUID] = set()
-    for scope in scopes:
-        changed |= await repository.changed_charging_groups(scope)
-    if not changed:
+    repository = LocalListRepository(session, ctx.organization_id)
+    shifts = await repository.card_shifts(condition)
+    if not shifts:
         return
-    bumped = _bumped_in_this_transaction(session)
-    to_bump = changed - bumped
-    await repository.ensure_heads(to_bump)
-    await repository.bump(to_bump)
-    bumped |= to_bump
-    for scope in scopes:
-        await repository.write(scope)
+    seq = await _seq(session, repository)
+    moves = [shift for shift in shifts if shift.listed_user_group_id not in (None, shift.user_group_id)]
+    if moves:
+        await repository.record_moves(condition, seq)
+    await repository.publish(condition, seq)
+    # Added or edited in place: a change on every list the group is on.
+    await repository.raise_user_groups({shift.user_group_id for shift in shifts if shift not in moves}, seq)
+    # Moved: a change where exactly one of the two groups is active, and where both are if the
+    # card's facts differ between them (the groups' validity windows).
+    for shift in moves:
+        assert shift.listed_user_group_id is not None
+        pair = [shift.listed_user_group_id, shift.user_group_id]
+        active = await repository.active_charging_groups(pair)
+        source, target = active[pair[0]], active[pair[1]]
+        await repository.raise_heads((source | target) if shift.facts_differ else (source ^ target), seq)
 
 
-def _bumped_in_this_transaction(session: AsyncSession) -> set[uuid.UUID]:
-    """A version rises once per transaction, however many changes in it touch the list."""
+async def _seq(session: AsyncSession, repository: LocalListRepository) -> int:
+    """The list sequence number of this transaction's changes: one per transaction."""
     transaction = session.sync_session.get_transaction()
-    held = session.info.get(_BUMPED)
+    held = session.info.get(_SEQ)
     if held is None or held[0] is not transaction:
-        held = (transaction, set())
-        session.info[_BUMPED] = held
-    bumped: set[uuid.UUID] = held[1]
-    return bumped
+        held = (transaction, await repository.next_seq())
+        session.info[_SEQ] = held
+    return int(held[1])
 
 
 # Reading ---------------------------------------------------------------------------------------
@@ -163,32 +237,36 @@ async def local_list(
     now: datetime,
 ) -> LocalList:
     repository = LocalListRepository(session, ctx.organization_id)
-    differential = since_version is not None and since_version > 0
-    rows = await repository.read(charging_group_id, since_version if differential else None)
-    if rows is None:
+    # The version first: a change committing between the two reads then shows in the entries
+    # too, and the next differential sends it again, which is harmless. The other order could
+    # lose it.
+    head = await repository.head(charging_group_id)
+    if head is None:
         raise NotFound(f"Charging group {charging_group_id} not found.")
-    version = rows[0].version or 1
-    if differential and since_version is not None and since_version > version:
-        # A version this service never issued (another group's, a restored database's): the
-        # charger's list is unknown, so it gets the whole list.
-        differential = False
-        rows = await repository.read(charging_group_id, None)
-        if rows is None:
-            raise NotFound(f"Charging group {charging_group_id} not found.")
-        version = rows[0].version or 1
+    # No list (0), a version this service never issued (another group's, a restored database's),
+    # or one from before the list was replaced as a whole: the charger gets the whole list.
+    differential = (
+        since_version is not None and since_version > 0 and head.full_since <= since_version <= head.version
+    )
+    if not head.access_control:
+        rows = []
+    elif differential:
+        assert since_version is not None
+        rows = await repository.differential(charging_group_id, since_version)
+    else:
+        rows = await repository.full(charging_group_id)
     entries = [
         Entry(
             row.id_tag,
-            entry_status(bool(row.blocked), row.valid_from, row.valid_until, now) if row.listed else None,
-            row.valid_until if row.listed else None,
+            None if row.blocked is None else entry_status(row.blocked, row.valid_from, row.valid_until, now),
+            None if row.blocked is None else row.valid_until,
         )
         for row in rows
-        if row.id_tag is not None
     ]
     return LocalList(
         charging_group_id=charging_group_id,
-        access_control=bool(rows[0].access_control),
-        version=version,
+        access_control=head.access_control,
+        version=head.version,
         update_type=LocalListUpdateType.differential if differential else LocalListUpdateType.full,
         since_version=since_version if differential else None,
         entries=entries,

@@ -64,7 +64,7 @@ async def set_rules(
         covers={"previous_version": current} if current else None,
     )
     # The group's validity window changes the status of its cards on the OCPP local lists.
-    await local_lists.user_groups_changed(session, ctx, [user_group_id])
+    await local_lists.user_group_cards_changed(session, ctx, user_group_id)
     return version
 
 
@@ -77,4 +77,4 @@ async def remove_rules(session: AsyncSession, ctx: RequestContext, user_group_id
     old = {**audit.row_values(current), "user_group_name": group.name}
     current.valid_until = datetime.now(UTC)
     await audit.record(session, ctx, AuditAction.rules_removed, current, user_group_id=user_group_id, old=old)
-    await local_lists.user_groups_changed(session, ctx, [user_group_id])
+    await local_lists.user_group_cards_changed(session, ctx, user_group_id)

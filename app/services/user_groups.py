@@ -102,9 +102,8 @@ async def create_user_group(
         },
         covers={"tariff": tariff} if tariff else None,
     )
-    switched_on = plan.activation.access_control_to_enable  # read before enabling empties it
-    await enable_access_control(session, ctx, group, switched_on)
-    await local_lists.user_groups_changed(session, ctx, [group.id], [cg.id for cg in switched_on])
+    # A new group has no cards: its activation changes no list, switching access control on may.
+    await enable_access_control(session, ctx, group, plan.activation.access_control_to_enable)
     return UserGroupDetail(
         group=group,
         tariff=tariff,
@@ -235,8 +234,11 @@ async def delete_user_group(session: AsyncSession, ctx: RequestContext, id_: uui
         group, await SessionRepository(session, ctx.organization_id).exists_for_group(id_)
     ).enforce()
     detail = await _detail(session, ctx, group)
+    active_before = await local_lists.active_charging_groups(session, ctx, [id_])
     removed_cards = await CardRepository(session, ctx.organization_id).delete_for_group(id_)
     await ActivationRepository(session, ctx.organization_id).remove(id_, None)
+    await local_lists.cards_removed(session, ctx, [(card["uid"], id_) for card in removed_cards])
+    await local_lists.user_groups_changed(session, ctx, active_before, deleted=True)
     # The group's row comes from the deletion itself; its cards and tariff go with it (bulk delete
     # and ON DELETE CASCADE), so the record keeps them too: the trail outlives the group.
     old: dict[str, Any] = {
@@ -246,7 +248,6 @@ async def delete_user_group(session: AsyncSession, ctx: RequestContext, id_: uui
     }
     await UserGroupRepository(session, ctx.organization_id).delete(group)
     await audit.record(session, ctx, AuditAction.user_group_deleted, group, user_group_id=id_, old=old)
-    await local_lists.cards_changed(session, ctx, [card["uid"] for card in removed_cards])
 
 
 async def archive_user_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroupDetail:
@@ -265,6 +266,7 @@ async def _change_status(
     group = await lock_group(session, ctx, id_)
     archiving = status == UserGroupStatus.archived
     (policy.can_archive(group) if archiving else policy.can_restore(group)).enforce()
+    active_before = await local_lists.active_charging_groups(session, ctx, [id_])
     group.status, group.archived_at = status, datetime.now(UTC) if archiving else None
     await audit.record(
         session,
@@ -275,7 +277,7 @@ async def _change_status(
         old={"name": group.name},
         new={"name": group.name},
     )
-    await local_lists.user_groups_changed(session, ctx, [id_])
+    await local_lists.user_groups_changed(session, ctx, active_before)
     return await _detail(session, ctx, group)
 
 
