@@ -401,8 +401,8 @@ class _SqliteReader:
         for name, (arity, function) in self.functions.items():
             connection.create_function(name, arity, self._guarded(function), deterministic=True)
         connection.execute("BEGIN")  # one snapshot for both reads
-        currencies = [row[0] for row in connection.execute(*self.currencies)]
-        currencies = sorted(code for code in currencies if isinstance(code, str) and _CODE.fullmatch(code))
+        codes = [code for (code,) in connection.execute(*self.currencies)]  # one column: the currency
+        currencies = sorted(code for code in codes if isinstance(code, str) and _CODE.fullmatch(code))
         connection.text_factory = bytes  # the lines go out as SQLite holds them: UTF-8, no decoding
         cursor = connection.execute(*self.lines(currencies))
         while not self.stopping and (rows := cursor.fetchmany(SQLITE_BATCH)):
