@@ -309,8 +309,8 @@ class LocalListRepository:
         await self._update_heads(charging_group_ids, values, access_control=True)
 
     async def fold_heads(self, charging_group_ids: Iterable[uuid.UUID], card_seq: int) -> None:
-        """A user group without cards stops being active on these charging groups: its `card_seq`
-        no longer counts there, so their versions keep it, lest they fall."""
+        """A user group without cards stops counting in these charging groups' versions (it leaves
+        them, or its `card_seq` is cleared): their heads keep its `card_seq`, lest they fall."""
         kept = case(
             (and_(LocalListHead.version < card_seq, LocalListHead.on_since < card_seq), card_seq),
             else_=LocalListHead.version,
@@ -423,6 +423,10 @@ class LocalListRepository:
     async def differential(self, charging_group_id: uuid.UUID, since: int) -> list[ListEntryRow]:
         """Every id tag whose entry may have changed after `since`, with its entry now (blocked
         None: not listed). Its cost follows the number of changes since then, not the list's size."""
+        rows = (await self.session.execute(self.differential_statement(charging_group_id, since))).all()
+        return sorted((ListEntryRow._make(row) for row in rows), key=lambda row: row.id_tag)
+
+    def differential_statement(self, charging_group_id: uuid.UUID, since: int) -> Select[Any]:
         rejoined = select(LocalListMembership.user_group_id).where(
             LocalListMembership.charging_group_id == charging_group_id, LocalListMembership.seq > since
         )
@@ -445,13 +449,22 @@ class LocalListRepository:
                 LocalListRemoval.user_group_id.in_(active_here), LocalListRemoval.user_group_id.in_(rejoined)
             ),
         )
-        of_changed_groups = select(Card.uid.label("id_tag")).where(
-            Card.organization_id == self.organization_id, Card.user_group_id.in_(rejoined)
-        )
+        # By user group alone: the organization's index would walk all its cards (SQLite).
+        of_changed_groups = select(Card.uid.label("id_tag")).where(Card.user_group_id.in_(rejoined))
         candidates = union(changed_cards, removed, of_changed_groups).subquery("candidates")
-        listed = self._listed(charging_group_id).subquery("listed")
-        statement = select(
-            candidates.c.id_tag, listed.c.blocked, listed.c.valid_from, listed.c.valid_until
-        ).outerjoin(listed, listed.c.id_tag == candidates.c.id_tag)
-        rows = (await self.session.execute(statement)).all()
-        return sorted((ListEntryRow._make(row) for row in rows), key=lambda row: row.id_tag)
+        # Each candidate looks its card up by UID (two flat outer joins: a join with the listing,
+        # or a nested one, gets materialized whole by SQLite).
+        listed = UserGroup.id.is_not(None)
+        return (
+            select(
+                candidates.c.id_tag,
+                case((listed, Card.blocked)),
+                case((listed, effective_valid_from())),
+                case((listed, effective_valid_until())),
+            )
+            .select_from(candidates)
+            .outerjoin(
+                Card, and_(Card.organization_id == self.organization_id, Card.uid == candidates.c.id_tag)
+            )
+            .outerjoin(UserGroup, and_(UserGroup.id == Card.user_group_id, active_on(charging_group_id)))
+        )

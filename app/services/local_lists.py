@@ -146,10 +146,14 @@ async def user_groups_changed(
             await repository.record_memberships(user_group_id, joined | left, seq)
             await repository.raise_heads(joined | left, seq)
         else:
-            # No list changes; where it leaves, a differential must still find the removals of its
-            # earlier cards, and its last card change keeps counting in the version.
+            # No list changes. Where it leaves, a differential must still find the removals of its
+            # earlier cards. Its last card change stops counting in the versions of the lists it
+            # is on (they keep it in their heads instead), so joining a list raises no version.
             await repository.record_memberships(user_group_id, left, seq)
-            await repository.fold_heads(left, await repository.card_seq(user_group_id))
+            card_seq = await repository.card_seq(user_group_id)
+            if card_seq:
+                await repository.fold_heads(was, card_seq)
+                await repository.raise_user_groups([user_group_id], 0)
 
 
 async def charging_group_created(
