@@ -1,4 +1,6 @@
-"""Every CSV the API writes goes through `CsvWriter`, and every CSV it reads through `read_cell`.
+"""Every CSV the API writes goes through `CsvWriter`, and every CSV it reads through `read_cell`; the
+sessions export alone is written by the database by the same rules (app/repositories/session_export.py,
+compared byte for byte with `CsvWriter`'s file by tests/api/test_session_export.py).
 
 Spreadsheets run a cell that starts with `=`, `+`, `-`, `@`, tab or carriage return as a formula
 (CSV injection). Following the OWASP guidance, such a text cell is written with a leading `'`,
@@ -62,11 +64,6 @@ class CsvWriter:
 
     def writerow(self, cells: Iterable[Cell]) -> None:
         self._writer.writerow([render(cell) for cell in cells])
-
-    def write_rendered(self, rows: Iterable[Iterable[str]]) -> None:
-        """Rows whose cells are already rendered as `render` would (the sessions export renders its
-        text cells in SQL: app/repositories/session_export.py); a test compares the two byte for byte."""
-        self._writer.writerows(rows)
 
     def take(self) -> str:
         """The text written since the last call."""

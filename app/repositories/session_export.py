@@ -6,13 +6,20 @@ ISO 8601, amounts with the currency's minor units), so the file is the same on b
 
 * PostgreSQL renders every line itself and sends them with `COPY (SELECT ...) TO STDOUT`, streamed
   through asyncpg's `copy_from_query` on the session's own pooled connection into a bounded queue.
-* SQLite selects the text cells ready-made and hands the amounts and the tariff to Python
-  (`app/services/session_export.py`), read in batches on the raw driver cursor.
+* SQLite renders every line too, amounts included for the plain text `str(Decimal)` stores; the rare
+  amount in another form and the tariff (cached per copy) are written by Python functions the
+  service gives, called by SQLite. A thread of its own reads the lines on a stdlib `sqlite3`
+  connection to the same file, joins each batch into one chunk and hands it to the response
+  through a bounded queue.
 """
 
 import asyncio
+import contextlib
 import re
-from collections.abc import AsyncIterator, Sequence
+import sqlite3
+import threading
+from collections.abc import AsyncGenerator, Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Numeric, Select, Text, case, column, func, literal_column, select, true
@@ -22,7 +29,7 @@ from app.currencies import minor_units
 from app.models import ChargingSession, TariffVersion
 from app.repositories.sessions import SessionFilters, SessionRepository
 
-__all__ = ["COLUMNS", "PYTHON_KINDS", "SessionExportRepository"]
+__all__ = ["AMOUNT", "COLUMNS", "TARIFF", "SessionExportRepository"]
 
 T = "charging_sessions"
 # (header, kind, SQL column); kinds: id, text, time, decimal, money, tariff, as written by csv_cells.
@@ -42,10 +49,13 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("tariff", "tariff", f"{T}.tariff_snapshot"),
     ("decision", "text", f"{T}.decision_status"),
 )
-# On SQLite these come raw and Python writes them; "money" also needs the raw currency (last column).
-PYTHON_KINDS = ("decimal", "money", "tariff")
-SQLITE_BATCH = 2000
-QUEUE_CHUNKS = 8  # COPY chunks in flight to the response (what one socket read held: ~200 KB measured)
+# SQLite calls these Python functions (registered on the export's connection, given by the service):
+# AMOUNT(stored amount, currency or NULL) for an amount not in plain form, TARIFF(copy) for every row.
+AMOUNT = "ugs_export_amount"
+TARIFF = "ugs_export_tariff"
+SQLITE_BATCH = 800  # lines per fetch, joined into one chunk: ~270 KB with the bench's data
+QUEUE_CHUNKS = 8  # chunks in flight to the response (COPY's: what one socket read held, ~200 KB measured)
+SQLITE_BUSY_MS = 5000  # a WAL reader waits for a lock only while a checkpoint resets the log
 COPY_TIMEOUT_S = 24 * 3600.0  # asyncpg bounds the whole COPY (the client's reading included)
 HYPHEN = " || '-' || "
 SNAPSHOT = "snapshot"
@@ -66,10 +76,6 @@ def _neutralized(text: str) -> str:
     maybe = f"substr({text}, 1, 1) IN ({triggers}, '''')"
     formula = f"substr(ltrim({text}, ''''), 1, 1) IN ({triggers})"
     return f"CASE WHEN {maybe} AND {formula} THEN '''' || {text} ELSE {text} END"
-
-
-def _text(column: str) -> str:
-    return _neutralized(f"coalesce({column}, '')")
 
 
 def _money(amount: str, units: str) -> str:
@@ -124,18 +130,90 @@ def _pg_line(currencies: Sequence[str]) -> str:
     return f"""concat('"', {cells}, '"')"""
 
 
-def _sqlite_cell(kind: str, column: str) -> str:
+def _sqlite_plain(value: str) -> str:
+    """The value is text in the plain form `str(Decimal)` writes, `-?(0|[1-9][0-9]*)(\\.[0-9]+)?`, of at
+    most 20 characters (NUMERIC(18, 6)'s, so the padded amount stays well inside Decimal's precision).
+    Most amounts start with 1-9 and are positive: three tests; the others get every test."""
+    usual = f"{value} GLOB '[1-9]*' AND {value} NOT GLOB '*[^0-9.]*' AND {value} NOT GLOB '*.*.*'"
+    other = (
+        f"{value} NOT GLOB '*[^0-9.-]*' AND {value} GLOB '*[0-9]' AND {value} NOT GLOB '?*-*'"
+        f" AND {value} NOT GLOB '*.*.*' AND {value} NOT GLOB '*[^0-9].*' AND {value} NOT GLOB '.*'"
+        f" AND {value} NOT GLOB '0[0-9]*' AND {value} NOT GLOB '-0[0-9]*'"
+    )
+    return f"typeof({value}) = 'text' AND length({value}) <= 20 AND (({usual}) OR ({other}))"
+
+
+def _sqlite_padded(value: str, units: int) -> str:
+    """amount_text of a plain value with `units` minor units (> 0): trailing zeros dropped, then zeros
+    added up to the minor units. Most amounts already have exactly that many decimals."""
+    exact = f"{value} GLOB '*.{'?' * units}'"
+    zeros = "0" * units
+    trimmed = f"rtrim({value}, '0')"  # the point stays: `1.000` -> `1.` -> `1.00`
+    padded = f"substr({trimmed} || '{zeros}', 1, max(length({trimmed}), instr({value}, '.') + {units}))"
+    return f"CASE WHEN {exact} THEN {value} WHEN instr({value}, '.') = 0 THEN {value} || '.{zeros}' ELSE {padded} END"  # noqa: E501
+
+
+def _sqlite_amount(value: str, code: str | None, currencies: Sequence[str]) -> str:
+    """currencies.amount_text in SQL for the plain text `str(Decimal)` stores (`-12.3400`, `100`):
+    trailing zeros dropped, then zeros added up to the currency's minor units (none without a currency:
+    energy is written as Decimal.normalize, the same rule). Any other form (an exponent, NaN, a number
+    stored by another writer) and a currency the organization's tariffs do not have go to Python:
+    AMOUNT, amount_text itself."""
+    python = f"{AMOUNT}({value}, {code or 'NULL'})"
+    # Decimal.normalize's text: most values have a point and end in 1-9, nothing to drop.
+    normalized = (
+        f"CASE WHEN {value} GLOB '*.*[1-9]' THEN {value}"
+        f" WHEN instr({value}, '.') THEN rtrim(rtrim({value}, '0'), '.') ELSE {value} END"
+    )
+    by_units: dict[int, list[str]] = {}
+    for currency in currencies:
+        if (units := minor_units(currency)) is not None:
+            by_units.setdefault(units, []).append(f"'{currency}'")
+    if code is None:
+        written = normalized
+    else:
+        cases = " ".join(
+            f"WHEN {code} IN ({', '.join(codes)}) THEN {_sqlite_padded(value, n) if n else normalized}"
+            for n, codes in sorted(by_units.items())
+        )
+        written = f"CASE {cases} WHEN {code} IS NULL THEN {normalized} ELSE {python} END"
+    return f"(CASE WHEN {value} IS NULL THEN '' WHEN {_sqlite_plain(value)} THEN {written} ELSE {python} END)"
+
+
+def _sqlite_text(column: str) -> str:
+    """csv_cells.neutralize with GLOB (one test is all most cells cost), quotes doubled."""
+    text = f"coalesce({column}, '')"
+    triggers = "=+@\t\r-"  # a real tab and CR in the class; `-` last stands for itself
+    formula = f"{text} GLOB '[''{triggers}]*' AND ltrim({text}, '''') GLOB '[{triggers}]*'"
+    neutralized = f"CASE WHEN {formula} THEN '''' || {text} ELSE {text} END"
+    # Most text holds no quote: looking costs less than replace's copy.
+    return f"""CASE WHEN {text} GLOB '*"*' THEN replace({neutralized}, '"', '""') ELSE {neutralized} END"""
+
+
+def _sqlite_cell(kind: str, column: str, currencies: Sequence[str]) -> str:
+    """The cell's text, quotes doubled where text can hold them."""
     if kind == "text":
-        return _text(column)
+        return _sqlite_text(column)
+    if kind == "tariff":
+        return f"""replace({TARIFF}({column}), '"', '""')"""
     if kind == "id":
         parts = [
             f"substr({column}, {at}, {length})" for at, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
         ]
         return f"coalesce({HYPHEN.join(parts)}, '')"
     if kind == "time":  # stored as naive UTC 'YYYY-MM-DD HH:MM:SS.ffffff'
-        fraction = f"CASE WHEN substr({column}, 21) IN ('', '000000') THEN '' ELSE substr({column}, 20) END"
-        return f"coalesce(substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || {fraction} || '+00:00', '')"  # noqa: E501
-    return column  # decimal, money, tariff: raw, for Python
+        day = f"substr({column}, 1, 10) || 'T' || "  # isoformat(): the microseconds only when there are some
+        whole = f"WHEN {column} GLOB '*.000000' THEN {day}substr({column}, 12, 8) || '+00:00'"
+        return f"CASE WHEN {column} IS NULL THEN '' {whole} ELSE {day}substr({column}, 12) || '+00:00' END"
+    if kind == "decimal":
+        return _sqlite_amount(column, None, currencies)
+    return _sqlite_amount(column, f"{T}.currency", currencies)  # money, in the session's currency
+
+
+def _sqlite_line(currencies: Sequence[str]) -> str:
+    """The whole CSV line, CRLF included, as CsvWriter writes it: every cell quoted."""
+    cells = """ || '","' || """.join(_sqlite_cell(kind, column, currencies) for _, kind, column in COLUMNS)
+    return f"""'"' || {cells} || '"' || char(13, 10)"""
 
 
 def decode_copy_text(chunk: bytes) -> bytes:
@@ -176,16 +254,20 @@ class SessionExportRepository(SessionRepository):
         )
         return statement
 
-    async def _currencies(self) -> list[str]:
+    def _currencies_statement(self) -> Select[str]:
         """Every currency a session can have: the organization's tariffs' (a session copies its tariff's,
         and a tariff version with sessions cannot be deleted)."""
-        statement = select(TariffVersion.currency).where(
-            TariffVersion.organization_id == self.organization_id
+        return (
+            select(TariffVersion.currency)
+            .where(TariffVersion.organization_id == self.organization_id)
+            .distinct()
         )
-        codes = (await self.session.execute(statement.distinct())).scalars().all()
+
+    async def _currencies(self) -> list[str]:
+        codes = (await self.session.execute(self._currencies_statement())).scalars().all()
         return sorted(code for code in codes if _CODE.fullmatch(code))
 
-    async def postgres_lines(self, filters: SessionFilters) -> AsyncIterator[bytes]:
+    async def postgres_lines(self, filters: SessionFilters) -> AsyncGenerator[bytes]:
         """The CSV lines, rendered by PostgreSQL and streamed by COPY in constant memory."""
         currencies = await self._currencies()
         line = _pg_line(currencies)
@@ -218,15 +300,123 @@ class SessionExportRepository(SessionRepository):
                 if not connection.closed:
                     await connection.invalidate()
 
-    async def sqlite_batches(self, filters: SessionFilters) -> AsyncIterator[list[tuple[Any, ...]]]:
-        """Rows of text cells (amounts and tariff raw, then the raw currency), in batches on the driver."""
-        cells = [_sqlite_cell(kind, column) for _, kind, column in COLUMNS] + [f"{T}.currency"]
-        connection = await self.session.connection()
-        sql, values = driver_statement(self._ordered(filters, *cells), connection.dialect)
-        driver: Any = (await connection.get_raw_connection()).driver_connection
-        cursor = await driver.execute(sql, values)
+    async def sqlite_lines(
+        self, filters: SessionFilters, amount: Callable[[Any, str | None], str], tariff: Callable[[Any], str]
+    ) -> AsyncGenerator[bytes]:
+        """The CSV lines rendered by SQLite, in chunks of SQLITE_BATCH lines, read by a thread of their own
+        on a read-only stdlib connection to the database file; `amount` and `tariff` are AMOUNT and TARIFF."""
+        bind = self.session.get_bind()
+
+        def lines(currencies: Sequence[str]) -> tuple[str, list[Any]]:
+            return driver_statement(self._ordered(filters, _sqlite_line(currencies)), bind.dialect)
+
+        reader = _SqliteReader(
+            str(bind.engine.url.database),
+            driver_statement(self._currencies_statement(), bind.dialect),
+            lines,
+            {AMOUNT: (2, amount), TARIFF: (1, tariff)},
+        )
+        reader.start()
         try:
-            while rows := await cursor.fetchmany(SQLITE_BATCH):
-                yield rows
+            while (item := await reader.queue.get()) is not None:
+                reader.slots.release()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
         finally:
-            await cursor.close()
+            await reader.stop()
+
+
+class _SqliteReader:
+    """One export's lines, read in a thread (SQLite computes while the event loop sends) and handed to
+    the loop as chunks; at most QUEUE_CHUNKS wait, so a slow client holds the reader, not memory."""
+
+    def __init__(
+        self,
+        path: str,
+        currencies: tuple[str, list[Any]],
+        lines: Callable[[Sequence[str]], tuple[str, list[Any]]],
+        functions: dict[str, tuple[int, Callable[..., str]]],
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+        self.slots = threading.Semaphore(QUEUE_CHUNKS)
+        self.path, self.currencies, self.lines, self.functions = path, currencies, lines, functions
+        self.failures: list[Exception] = []  # what a Python function raised (SQLite only says that one did)
+        self.finished: asyncio.Future[None] = self.loop.create_future()
+        self.stopping = False
+        self.connection: sqlite3.Connection | None = None
+        self.thread = threading.Thread(target=self._run, name="ugs-sessions-export", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    async def stop(self) -> None:
+        """Ends the read (the client left, or all was sent) and waits until the connection is closed."""
+        self.stopping = True
+        self.slots.release()  # a reader waiting for room wakes and sees `stopping`
+        if (connection := self.connection) is not None:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # closed meanwhile
+                connection.interrupt()  # a statement still running ends at its next step
+        await self.finished
+
+    def _hand(self, item: bytes | BaseException | None) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # the loop has closed: nobody reads any more
+            self.stopping = True
+
+    def _guarded(self, function: Callable[..., str]) -> Callable[..., str | None]:
+        def call(*arguments: Any) -> str | None:
+            try:
+                return function(*arguments)
+            except Exception as error:  # the line becomes NULL; the reader raises this error
+                self.failures.append(error)
+                return None
+
+        return call
+
+    def _run(self) -> None:
+        try:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.connection = connection
+            try:
+                self._read(connection)
+            finally:
+                self.connection = None
+                connection.close()
+        except BaseException as error:
+            self._hand(error)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                self.loop.call_soon_threadsafe(self._finish)
+
+    def _finish(self) -> None:
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+    def _read(self, connection: sqlite3.Connection) -> None:
+        connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        connection.execute("PRAGMA query_only=ON")
+        for name, (arity, function) in self.functions.items():
+            connection.create_function(name, arity, self._guarded(function), deterministic=True)
+        connection.execute("BEGIN")  # one snapshot for both reads
+        codes = [code for (code,) in connection.execute(*self.currencies)]  # one column: the currency
+        currencies = sorted(code for code in codes if isinstance(code, str) and _CODE.fullmatch(code))
+        connection.text_factory = bytes  # the lines go out as SQLite holds them: UTF-8, no decoding
+        cursor = connection.execute(*self.lines(currencies))
+        while not self.stopping and (rows := cursor.fetchmany(SQLITE_BATCH)):
+            try:
+                chunk = b"".join(map(itemgetter(0), rows))
+            except TypeError:  # a NULL line: a Python function failed on it
+                failure = (
+                    self.failures[0] if self.failures else RuntimeError("a sessions export line is NULL")
+                )
+                raise failure from None
+            self.slots.acquire()
+            if self.stopping:
+                return
+            self._hand(chunk)
+        cursor.close()
+        connection.execute("COMMIT")
+        self._hand(None)

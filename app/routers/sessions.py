@@ -1,5 +1,6 @@
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -116,8 +117,11 @@ async def export_sessions(ctx: InfrastructureReader, filters: Filters, request: 
 
     async def lines() -> AsyncIterator[bytes]:
         # The request's unit of work has ended when the body streams: the export has its own session.
-        async with request.app.state.db.sessionmaker() as export_session:
-            async for chunk in session_export.sessions_csv(export_session, ctx, filters):
+        async with (
+            request.app.state.db.sessionmaker() as export_session,
+            aclosing(session_export.sessions_csv(export_session, ctx, filters)) as chunks,
+        ):
+            async for chunk in chunks:
                 yield chunk
 
     return StreamingResponse(

@@ -1,50 +1,47 @@
 """The sessions CSV export: the lines as the database renders them (app/repositories/session_export.py);
-on SQLite, Python writes the amounts and the tariff, through `CsvWriter` a batch at a time."""
+on SQLite, Python writes the tariff (once per copy) and any amount SQL does not write itself."""
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.csv_cells import CsvWriter, neutralize
+from app.csv_cells import neutralize
 from app.currencies import amount_text
-from app.repositories.session_export import COLUMNS, PYTHON_KINDS, SessionExportRepository
+from app.repositories.session_export import COLUMNS, SessionExportRepository
 from app.repositories.sessions import SessionFilters
 from app.services.context import RequestContext
 
 __all__ = ["HEADER", "describe_tariff", "sessions_csv"]
 
 HEADER = ",".join(f'"{name}"' for name, _, _ in COLUMNS).encode() + b"\r\n"
-_ENERGY, _COST, _TARIFF = (next(i for i, c in enumerate(COLUMNS) if c[1] == kind) for kind in PYTHON_KINDS)
 
 
 async def sessions_csv(
     session: AsyncSession, ctx: RequestContext, filters: SessionFilters
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     """Every matching session, oldest first, as CSV in constant memory (header first)."""
     repository = SessionExportRepository(session, ctx.organization_id)
     yield HEADER
     if session.get_bind().dialect.name == "postgresql":
-        async for chunk in repository.postgres_lines(filters):
+        lines = repository.postgres_lines(filters)
+    else:
+        lines = repository.sqlite_lines(filters, _amount_cell, _tariff_cell)
+    # Closed with this generator (a client that leaves), not later by the garbage collector: the COPY's
+    # connection is invalidated and SQLite's reader stopped at once.
+    async with aclosing(lines):
+        async for chunk in lines:
             yield chunk
-        return
-    writer = CsvWriter()
-    async for rows in repository.sqlite_batches(filters):
-        writer.write_rendered(map(_row, rows))
-        yield writer.take().encode()
 
 
-def _row(selected: tuple[Any, ...]) -> list[Any]:
-    """The cells in COLUMNS' order (positions found by kind, above), then the raw currency."""
-    *cells, currency = selected
-    energy, cost = cells[_ENERGY], cells[_COST]
-    cells[_ENERGY] = "" if energy is None else format(Decimal(energy).normalize(), "f")
-    cells[_COST] = "" if cost is None else amount_text(Decimal(cost), currency)
-    cells[_TARIFF] = _tariff_cell(cells[_TARIFF])
-    return cells
+def _amount_cell(stored: Any, currency: str | None) -> str:
+    """An amount as stored (SQLite: `str(Decimal)`) in the currency's minor units; the energy (no
+    currency) as Decimal.normalize writes it, which is the same rule."""
+    return amount_text(Decimal(stored), currency)
 
 
 @lru_cache(maxsize=8192)  # sessions share their tariff's snapshot: the same text, over and over

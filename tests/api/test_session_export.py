@@ -3,6 +3,8 @@ byte the file the former Python writer produced from the ORM rows (`reference_cs
 formula cells, quotes, control characters, unicode, NULLs, amounts in the currency's minor units,
 times in UTC; with the filters, across batches, and a failure mid-stream is not a complete file."""
 
+import asyncio
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,10 @@ from app.db.database import Database, UnitOfWork
 from app.enums import Role
 from app.models import ChargingSession
 from app.models.base import AUDITED_BULK
+from app.repositories import session_export as session_export_repository
+from app.repositories.sessions import SessionFilters
+from app.services import session_export
+from app.services.context import RequestContext
 from app.services.session_export import describe_tariff
 from tests.factories import Org, add_card, create_user_group, make_site, ok, stop
 
@@ -172,6 +178,25 @@ def test_stored_cells_the_api_would_refuse_are_written_alike(
     assert export(client, org) == expected
 
 
+def test_amounts_in_every_form_they_are_stored_in(
+    client: TestClient, org: Org, sessions: dict[str, Any]
+) -> None:
+    """Negative and zero amounts, more decimals than the currency has, exponents (SQLite stores
+    `str(Decimal)`: `1E+2`, `1.5E-5`; written by Python there), a currency none of the tariffs has
+    (written by Python on SQLite; PostgreSQL knows the minor units of the tariffs' currencies only, so
+    the amount has them already) and none at all; 2-, 0- and 3-decimal currencies."""
+    first, second, third, fourth, unknown = sessions["ids"]
+    _edit(client, first, cost=Decimal("-0.5"), energy_kwh=Decimal("1E+2"))
+    _edit(client, second, cost=Decimal("-0"), energy_kwh=Decimal("1.5E-5"))
+    _edit(client, third, cost=Decimal("0.0005"), energy_kwh=Decimal("-3.250"))
+    _edit(client, fourth, cost=Decimal("12.55"), currency="USD", energy_kwh=Decimal("0E-3"))
+    _edit(client, unknown, cost=Decimal("7.10"), currency=None, energy_kwh=Decimal("0.000001"))
+    expected = reference_csv(client, org)
+    for cell in (b'"-0.50"', b'"100"', b'"0.0005"', b'"-3.25"', b'"12.55","USD"', b'"7.1",""'):
+        assert cell in expected, cell
+    assert export(client, org) == expected
+
+
 def test_filters_and_batches(client: TestClient, org: Org, sessions: dict[str, Any]) -> None:
     """More rows than one batch (SQLite reads 2,000 at a time); the filters select the same rows."""
     first = sessions["ids"][0]
@@ -208,6 +233,36 @@ def test_filters_and_batches(client: TestClient, org: Org, sessions: dict[str, A
     }
     windowed = export(client, org, status="completed", **window)
     assert windowed.count(b"\r\n") == 3  # the JPY and KWD sessions
+
+
+def test_a_client_that_leaves_stops_the_reader(
+    client: TestClient, org: Org, sessions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite reads in a thread of its own, at most QUEUE_CHUNKS ahead: when the response is closed
+    after one chunk, the waiting thread ends and its connection is closed (on PostgreSQL the COPY is
+    cancelled and its connection dropped); the next export works."""
+    test_filters_and_batches(client, org, sessions)
+    monkeypatch.setattr(session_export_repository, "SQLITE_BATCH", 100)  # 52 chunks: the reader waits
+    ctx = RequestContext(org.id, None, "test", Role.admin, None)
+
+    db: Database = client.app.state.db  # type: ignore[attr-defined]
+
+    async def first_chunks() -> list[bytes]:
+        async with db.sessionmaker() as session:  # as the router's: closed, never committed
+            chunks = session_export.sessions_csv(session, ctx, SessionFilters())
+            taken = [await anext(chunks), await anext(chunks)]  # the header, then 100 lines
+            await asyncio.sleep(0.5)  # meanwhile the reader fills the queue and waits for room
+            await asyncio.wait_for(chunks.aclose(), 10)  # the reader stops, its connection is closed
+            return taken
+
+    assert client.portal is not None
+    header, lines = client.portal.call(first_chunks)
+    assert header.startswith(b'"session_id"') and lines.endswith(b"\r\n")
+    for thread in threading.enumerate():
+        if thread.name == "ugs-sessions-export":  # its connection is closed: ending it takes a moment
+            thread.join(timeout=10)
+            assert not thread.is_alive()
+    assert export(client, org) == reference_csv(client, org)
 
 
 def test_a_failure_mid_stream_is_not_a_complete_file(
