@@ -9,7 +9,14 @@ from fastapi.responses import StreamingResponse
 from app.enums import AuthorizationStatus, SessionStatus
 from app.errors import NotFound, SessionAlreadyStopped
 from app.problems import problem_responses
-from app.routers.deps import InfrastructureReader, Integration, PageParams, Uow, next_cursor
+from app.routers.deps import (
+    CONSISTENT_AFTER,
+    InfrastructureReader,
+    Integration,
+    PageParams,
+    Uow,
+    next_cursor,
+)
 from app.routers.route import ApiRoute
 from app.schemas.common import NO_CONTROL_CHARACTERS, Page, UtcDateTime
 from app.schemas.sessions import SessionRead, SessionStart, SessionStop
@@ -117,8 +124,9 @@ async def export_sessions(ctx: InfrastructureReader, filters: Filters, request: 
 
     async def lines() -> AsyncIterator[bytes]:
         # The request's unit of work has ended when the body streams: the export has its own session.
+        # It reads where the request's reads go (the replica when there is one).
         async with (
-            request.app.state.db.sessionmaker() as export_session,
+            request.app.state.db.read_session(request.headers.get(CONSISTENT_AFTER)) as export_session,
             aclosing(session_export.sessions_csv(export_session, ctx, filters)) as chunks,
         ):
             async for chunk in chunks:

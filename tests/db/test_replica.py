@@ -17,7 +17,16 @@ from app.cli import migrate
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import is_postgres
-from tests.factories import Org, add_card, authorize, create_user_group, make_org, make_site, ok
+from tests.factories import (
+    Org,
+    add_card,
+    authorize,
+    create_user_group,
+    make_org,
+    make_site,
+    ok,
+    start_session,
+)
 from tests.pg_cluster import Cluster, start_cluster, wait_until
 
 pytestmark = pytest.mark.skipif(not is_postgres(), reason="part of the PostgreSQL suite")
@@ -159,6 +168,23 @@ def test_exports_read_the_replica(client: TestClient, org: Org, cluster: Cluster
         assert "04E1E2E3" not in client.get(path, headers=org.auth()).text
         mine = {CONSISTENT_AFTER: card.headers[CONSISTENT_AFTER]}
         assert "04E1E2E3" in client.get(path, headers={**org.auth(), **mine}).text
+
+
+def test_the_sessions_export_reads_the_replica(client: TestClient, org: Org, cluster: Cluster) -> None:
+    site = make_site(client, org, connectors=1)
+    group = create_user_group(
+        client, org, activation={"scope": "custom", "charging_group_ids": [site["group"]["id"]]}
+    )
+    add_card(client, org, group["id"], "04E1E2E4")
+    caught_up(cluster)
+    with replay_paused(cluster):
+        started = start_session(client, org, "04E1E2E4", site["connectors"][0]["id"], "2026-11-26T08:00:00Z")
+        assert started.status_code == 201
+        transaction_id = started.json()["transaction_id"]
+        path = "/v1/sessions/export.csv"
+        assert transaction_id not in client.get(path, headers=org.auth()).text
+        mine = {CONSISTENT_AFTER: started.headers[CONSISTENT_AFTER]}
+        assert transaction_id in client.get(path, headers={**org.auth(), **mine}).text
 
 
 def test_reads_fall_back_to_the_primary_when_the_replica_is_down(
