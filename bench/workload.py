@@ -222,7 +222,7 @@ def remove_bench_writes(reader: Reader, vacuum: bool = True) -> int:
     before = reader.fetch(f"SELECT count(*) FROM cards WHERE uid LIKE '{BENCH_WRITE_UID_PREFIX}%'")[0][0]
     if before:
         reader.execute(f"DELETE FROM cards WHERE uid LIKE '{BENCH_WRITE_UID_PREFIX}%'")
-        reader.execute(f"DELETE FROM local_list_entries WHERE id_tag LIKE '{BENCH_WRITE_UID_PREFIX}%'")
+        reader.execute(f"DELETE FROM local_list_removals WHERE id_tag LIKE '{BENCH_WRITE_UID_PREFIX}%'")
         records = (
             "SELECT id FROM audit_events WHERE action IN ('card.added', 'cards.bulk_added', "
             "'cards.bulk_blocked', 'cards.bulk_unblocked') AND actor_name = 'bench-admin'"

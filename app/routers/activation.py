@@ -4,8 +4,9 @@ from fastapi import APIRouter
 
 from app.errors import GroupArchived, NotFound
 from app.models import ChargingGroup
+from app.pagination import PageRequest
 from app.problems import problem_responses
-from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor, page_params
+from app.routers.deps import DEFAULT_PAGE_SIZE, Manager, PageParams, Reader, Uow, next_cursor
 from app.routers.route import ApiRoute, side_effect_free
 from app.schemas.activation import (
     ActivatedChargingGroup,
@@ -25,7 +26,7 @@ router = APIRouter(
 
 # A change answers with the activation as GET without parameters shows it: a change is no list
 # operation, so it takes no `limit`/`cursor`; the next pages come from GET with `next_cursor`.
-FIRST_PAGE = page_params()
+FIRST_PAGE = PageRequest(limit=DEFAULT_PAGE_SIZE, after=None)
 
 
 def activated(charging_group: ChargingGroup, connector_count: int) -> ActivatedChargingGroup:

@@ -107,8 +107,12 @@ Integration = Annotated[RequestContext, require_role(*BACKEND_ROLES)]
 FeedReader = Annotated[RequestContext, require_role(*BACKEND_ROLES)]
 
 
-def page_params(
-    limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
+DEFAULT_PAGE_SIZE = 50
+
+
+# `async`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
+async def page_params(
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[
         str | None,
         Query(

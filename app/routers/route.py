@@ -90,7 +90,8 @@ IdempotencyKeyHeader = Annotated[
 Context = Annotated[RequestContext, Depends(current_context)]
 
 
-def _current_request(request: Request) -> Request:
+# `async`: a plain `def` dependency would run in FastAPI's thread pool (a thread hop per request).
+async def _current_request(request: Request) -> Request:
     return request
 
 
