@@ -55,13 +55,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import AuthorizationReason, AuthorizationStatus, LocalListUpdateType
 from app.errors import NotFound
-from app.models import Card
-from app.repositories.local_lists import CHUNK, LocalListRepository
+from app.repositories.local_lists import CHUNK, Cards, LocalListRepository, cards_of_user_group
 from app.services import policy
 from app.services.context import RequestContext
 
@@ -104,7 +102,7 @@ async def user_group_cards_changed(
     session: AsyncSession, ctx: RequestContext, user_group_id: uuid.UUID
 ) -> None:
     """The group's validity window (a guest rule) bounds each of its cards' own."""
-    await _publish_cards(session, ctx, Card.user_group_id == user_group_id)
+    await _publish_cards(session, ctx, cards_of_user_group(user_group_id))
 
 
 async def cards_removed(
@@ -190,17 +188,17 @@ async def access_control_switched(
             )
 
 
-async def _publish_cards(session: AsyncSession, ctx: RequestContext, condition: ColumnElement[bool]) -> None:
+async def _publish_cards(session: AsyncSession, ctx: RequestContext, cards: Cards) -> None:
     await session.flush()  # the change itself is what the comparison must see
     repository = LocalListRepository(session, ctx.organization_id)
-    shifts = await repository.card_shifts(condition)
+    shifts = await repository.card_shifts(cards)
     if not shifts:
         return
     seq = await _seq(session, repository)
     moves = [shift for shift in shifts if shift.listed_user_group_id not in (None, shift.user_group_id)]
     if moves:
-        await repository.record_moves(condition, seq)
-    await repository.publish(condition, seq)
+        await repository.record_moves(cards, seq)
+    await repository.publish(cards, seq)
     # Added or edited in place: a change on every list the group is on.
     await repository.raise_user_groups({shift.user_group_id for shift in shifts if shift not in moves}, seq)
     # Moved: a change where exactly one of the two groups is active, and where both are if the
