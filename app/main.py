@@ -22,7 +22,7 @@ from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.openapi import finish
 from app.problem_handlers import ProblemMiddleware, install_problem_handlers
 from app.problems import problem_schemas
-from app.routers import api_router, hot_path_router, ops
+from app.routers import include_v1, ops
 from app.schemas.authorization import AuthorizeRequest
 from app.services.unknown_cards import SightingBuffer
 from app.settings import Settings, get_settings
@@ -107,8 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.unknown_cards = SightingBuffer()
     install_problem_handlers(app)
     app.include_router(ops.router)
-    app.include_router(hot_path_router)
-    app.include_router(api_router)
+    include_v1(app)
     _add_middleware(app, settings)
     app.openapi = functools.partial(_openapi, app)  # type: ignore[method-assign]
     return app

@@ -1,4 +1,4 @@
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, FastAPI
 
 from app.problems import common_problem_responses
 from app.routers import (
@@ -27,44 +27,47 @@ from app.routers import (
 )
 from app.routers.strict_input import refuse_ambiguous_input
 
-
-def _v1_router() -> APIRouter:
-    return APIRouter(
-        prefix="/v1",
-        responses=common_problem_responses(),
-        dependencies=[Depends(refuse_ambiguous_input)],
+# Each /v1 module router is included into the app itself (`include_v1`), in this order, with the
+# same prefix, dependency and responses. FastAPI matches an included router by walking its routes,
+# and it walks a router it includes in another twice per request (once to find it, once more to
+# dispatch in it): one level of routers fewer halves the routes tried for each request (a card
+# add, late in the list, tried 26 router walks). The hot path (POST /v1/authorize, every plug-in)
+# comes first, so its cost does not grow with the API around it; then the charge-point backend's
+# calls; routes are matched in this order.
+V1_ROUTERS: tuple[APIRouter, ...] = tuple(
+    module.router
+    for module in (
+        authorization,
+        explain,
+        reports,  # before sessions: /sessions/report is no session id
+        sessions,
+        user_groups,
+        tariffs,
+        rules,
+        activation,
+        exports,  # before cards: /cards/export.csv is no card id
+        card_actions,
+        cards,
+        charging_group_user_groups,
+        charging_groups,
+        local_lists,
+        charge_points,
+        connectors,
+        audit,
+        events,
+        webhooks,
+        api_keys,
+        organization,
+        unknown_cards,
     )
+)
 
 
-# The hot path (POST /v1/authorize, every plug-in) in a router of its own, included first
-# (app/main.py): FastAPI walks every router of the tree it matches in, on every request, so the
-# hot path's cost does not grow with the API around it. Same prefix, dependency and responses.
-hot_path_router = _v1_router()
-hot_path_router.include_router(authorization.router)
-
-api_router = _v1_router()
-# Routes are matched in order: the charge-point backend's calls come first.
-for module in (
-    explain,
-    reports,  # before sessions: /sessions/report is no session id
-    sessions,
-    user_groups,
-    tariffs,
-    rules,
-    activation,
-    exports,  # before cards: /cards/export.csv is no card id
-    card_actions,
-    cards,
-    charging_group_user_groups,
-    charging_groups,
-    local_lists,
-    charge_points,
-    connectors,
-    audit,
-    events,
-    webhooks,
-    api_keys,
-    organization,
-    unknown_cards,
-):
-    api_router.include_router(module.router)
+def include_v1(app: FastAPI) -> None:
+    for router in V1_ROUTERS:
+        app.include_router(
+            router,
+            prefix="/v1",
+            responses=common_problem_responses(),
+            dependencies=[Depends(refuse_ambiguous_input)],
+        )

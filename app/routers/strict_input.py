@@ -4,7 +4,7 @@ FastAPI on its own ignores a query parameter or form field the route does not de
 the last of two values for a parameter that takes one (`?limit=1&limit=2`, two files where one is
 expected), and keeps only the last of two equal keys in a JSON object. Each of those hides a
 client's mistake (a misspelt filter returns everything; one of two uploads is lost), so
-every /v1 router (`api_router`, `hot_path_router`) runs `refuse_ambiguous_input` before each operation.
+every /v1 router (`app/routers/__init__.py::include_v1`) runs `refuse_ambiguous_input` before each operation.
 """
 
 import json
