@@ -1,14 +1,15 @@
+import operator
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select
+from sqlalchemy import Row, Select, bindparam, select
 
 from app.models import AuditEvent
 from app.pagination import PageRequest
-from app.repositories.base import Repository, paginate
+from app.repositories.base import Repository, built_once, page_values, paginate_bound
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,17 @@ class AuditFilters:
     until: datetime | None = None
 
 
+# Each filter of AuditFilters: its column and how a record's value compares with the filter's.
+FILTERS: tuple[tuple[str, Any, Callable[[Any, Any], Any]], ...] = (
+    ("entity_type", AuditEvent.entity_type, operator.eq),
+    ("entity_id", AuditEvent.entity_id, operator.eq),
+    ("user_group_id", AuditEvent.user_group_id, operator.eq),
+    ("actor_api_key_id", AuditEvent.actor_api_key_id, operator.eq),
+    ("since", AuditEvent.created_at, operator.ge),
+    ("until", AuditEvent.created_at, operator.lt),
+)
+
+
 class AuditEventRepository(Repository[AuditEvent]):
     model = AuditEvent
 
@@ -31,8 +43,23 @@ class AuditEventRepository(Repository[AuditEvent]):
 
     async def search_rows(self, page: PageRequest, filters: AuditFilters) -> tuple[Sequence[Row[Any]], bool]:
         """As `search`, as plain rows (Core, no ORM objects): what the JSON pages read."""
-        statement = self._filtered(filters).with_only_columns(*AuditEvent.__table__.columns)
-        rows = (await self.session.execute(paginate(statement, AuditEvent, page))).all()
+        given = {name: getattr(filters, name) for name, _, _ in FILTERS if getattr(filters, name) is not None}
+
+        def build() -> Select[Any]:
+            statement = select(*AuditEvent.__table__.columns).where(
+                AuditEvent.organization_id == bindparam("audit_organization_id", type_=AuditEvent.id.type)
+            )
+            for name, column, compare in FILTERS:
+                if name in given:
+                    statement = statement.where(
+                        compare(column, bindparam(f"audit_{name}", type_=column.type))
+                    )
+            return paginate_bound(statement, AuditEvent, page.after is not None)
+
+        statement = built_once(("audit_rows", tuple(given), page.after is not None), build)
+        values = {f"audit_{name}": value for name, value in given.items()}
+        values |= {"audit_organization_id": self.organization_id, **page_values(page)}
+        rows = (await self.session.execute(statement, values)).all()
         return rows[: page.limit], len(rows) > page.limit
 
     async def stream(self, filters: AuditFilters) -> AsyncIterator[AuditEvent]:
@@ -44,16 +71,8 @@ class AuditEventRepository(Repository[AuditEvent]):
 
     def _filtered(self, filters: AuditFilters) -> Select[AuditEvent]:
         statement = self.base_statement()
-        for column, value in (
-            (AuditEvent.entity_type, filters.entity_type),
-            (AuditEvent.entity_id, filters.entity_id),
-            (AuditEvent.user_group_id, filters.user_group_id),
-            (AuditEvent.actor_api_key_id, filters.actor_api_key_id),
-        ):
+        for name, column, compare in FILTERS:
+            value = getattr(filters, name)
             if value is not None:
-                statement = statement.where(column == value)
-        if filters.since is not None:
-            statement = statement.where(AuditEvent.created_at >= filters.since)
-        if filters.until is not None:
-            statement = statement.where(AuditEvent.created_at < filters.until)
+                statement = statement.where(compare(column, value))
         return statement

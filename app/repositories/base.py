@@ -1,10 +1,10 @@
 """Repository[M]: statements scoped to one organization. Never commits."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar, TypeVarTuple
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Integer, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -75,3 +75,37 @@ def paginate(statement: Select[*Ts], model: Any, page: PageRequest) -> Select[*T
             )
         )
     return statement.order_by(model.created_at.desc(), model.id.desc()).limit(page.limit + 1)
+
+
+# Statements built once per shape with bind parameters, for the pages people wait on: building a
+# statement and its cache key costs more CPU than running a small one (a history page: ~0.2 ms
+# of statement building per request, measured under cProfile), and a statement object that is
+# reused keeps its cache key.
+_SHAPES: dict[Hashable, Any] = {}
+
+
+def built_once(shape: Hashable, build: Callable[[], Any]) -> Any:
+    statement = _SHAPES.get(shape)
+    if statement is None:
+        statement = _SHAPES[shape] = build()
+    return statement
+
+
+def paginate_bound(statement: Select[*Ts], model: Any, after: bool) -> Select[*Ts]:
+    """`paginate` with the cursor (`after`: there is one) and the limit as bind parameters, for a
+    statement built once; `page_values` gives their values."""
+    if after:
+        created_at = bindparam("page_after_created_at", type_=model.created_at.type)
+        id_ = bindparam("page_after_id", type_=model.id.type)
+        statement = statement.where(
+            or_(model.created_at < created_at, and_(model.created_at == created_at, model.id < id_))
+        )
+    limit = bindparam("page_limit_plus_one", type_=Integer())
+    return statement.order_by(model.created_at.desc(), model.id.desc()).limit(limit)
+
+
+def page_values(page: PageRequest) -> dict[str, Any]:
+    values: dict[str, Any] = {"page_limit_plus_one": page.limit + 1}
+    if page.after is not None:
+        values |= {"page_after_created_at": page.after.created_at, "page_after_id": page.after.id}
+    return values

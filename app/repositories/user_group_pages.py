@@ -25,7 +25,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.pagination import PageRequest
-from app.repositories.base import escape_like, paginate
+from app.repositories.base import built_once, escape_like, page_values, paginate_bound
 
 
 class GroupRow(NamedTuple):
@@ -100,7 +100,7 @@ def _statement() -> Select[Any]:
 
 # Built once with bind parameters: building this statement and its cache key on every request was
 # a good part of the group page's CPU. The page reuses the statement itself (its cache key is
-# computed once); the list adds its filters and keyset to a copy.
+# computed once); the list builds its filters and keyset on it once per shape (`built_once`).
 STATEMENT = _statement()
 ONE_GROUP = STATEMENT.where(UserGroup.id == bindparam("page_user_group_id", type_=UserGroup.id.type))
 
@@ -117,15 +117,33 @@ class UserGroupPageRepository:
         type_: UserGroupType | None,
         name_contains: str | None,
     ) -> tuple[list[GroupRow], bool]:
-        statement = STATEMENT
-        if status is not None:
-            statement = statement.where(UserGroup.status == status)
-        if type_ is not None:
-            statement = statement.where(UserGroup.type == type_)
+        def build() -> Select[Any]:
+            statement = STATEMENT
+            if status is not None:
+                statement = statement.where(
+                    UserGroup.status == bindparam("list_status", type_=UserGroup.status.type)
+                )
+            if type_ is not None:
+                statement = statement.where(
+                    UserGroup.type == bindparam("list_type", type_=UserGroup.type.type)
+                )
+            if name_contains:
+                pattern = bindparam("list_name_pattern", type_=UserGroup.name_key.type)
+                statement = statement.where(UserGroup.name_key.like(pattern, escape="\\"))
+            return paginate_bound(statement, UserGroup, page.after is not None)
+
+        shape = (
+            "user_group_list",
+            status is not None,
+            type_ is not None,
+            bool(name_contains),
+            page.after is not None,
+        )
+        values = self._parameters() | page_values(page)
+        values |= {"list_status": status, "list_type": type_}
         if name_contains:
-            pattern = f"%{escape_like(name_contains.casefold())}%"
-            statement = statement.where(UserGroup.name_key.like(pattern, escape="\\"))
-        result = await self.session.execute(paginate(statement, UserGroup, page), self._parameters())
+            values["list_name_pattern"] = f"%{escape_like(name_contains.casefold())}%"
+        result = await self.session.execute(built_once(shape, build), values)
         rows = [GroupRow._make(row) for row in result]
         return rows[: page.limit], len(rows) > page.limit
 
