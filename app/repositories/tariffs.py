@@ -3,13 +3,29 @@
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select
 
 from app.models import ChargingSession, TariffVersion
 from app.models.base import utcnow
 from app.pagination import PageRequest
-from app.repositories.base import Repository
+from app.repositories.base import Repository, built_once
+
+
+def _upcoming_statement() -> Select[TariffVersion]:
+    """Read on every group page: built once (`built_once`)."""
+    id_type = TariffVersion.user_group_id.type
+    return (
+        select(TariffVersion)
+        .where(
+            TariffVersion.organization_id == bindparam("tariff_organization_id", type_=id_type),
+            TariffVersion.user_group_id == bindparam("tariff_user_group_id", type_=id_type),
+            TariffVersion.valid_from > bindparam("tariff_after", type_=TariffVersion.valid_from.type),
+        )
+        .order_by(TariffVersion.valid_from)
+        .limit(1)
+    )
 
 
 class TariffRepository(Repository[TariffVersion]):
@@ -32,13 +48,10 @@ class TariffRepository(Repository[TariffVersion]):
 
     async def upcoming(self, user_group_id: uuid.UUID) -> TariffVersion | None:
         """The version that starts later (at most one: a new schedule replaces it)."""
-        statement = (
-            self.base_statement()
-            .where(TariffVersion.user_group_id == user_group_id, TariffVersion.valid_from > utcnow())
-            .order_by(TariffVersion.valid_from)
-            .limit(1)
-        )
-        found: TariffVersion | None = (await self.session.execute(statement)).scalar_one_or_none()
+        statement = built_once("upcoming_tariff", _upcoming_statement)
+        values: dict[str, Any] = {"tariff_organization_id": self.organization_id, "tariff_after": utcnow()}
+        values["tariff_user_group_id"] = user_group_id
+        found: TariffVersion | None = (await self.session.execute(statement, values)).scalar_one_or_none()
         return found
 
     async def ending_at(self, user_group_id: uuid.UUID, at: datetime) -> TariffVersion | None:
