@@ -217,12 +217,23 @@ def write_lines(path: Path, lines: Sequence[str]) -> Path:
     return path
 
 
+# The OCPP local lists' bookkeeping the bench's writes move; the generator writes none of it.
+BOOKKEEPING_TABLES = (
+    "local_list_removals",
+    "local_list_memberships",
+    "local_list_heads",
+    "local_list_clocks",
+)
+
+
 def remove_bench_writes(reader: Reader, vacuum: bool = True) -> int:
     """Removes what the write tests added (cards with the bench prefix and their audit records)."""
     before = reader.fetch(f"SELECT count(*) FROM cards WHERE uid LIKE '{BENCH_WRITE_UID_PREFIX}%'")[0][0]
     if before:
         reader.execute(f"DELETE FROM cards WHERE uid LIKE '{BENCH_WRITE_UID_PREFIX}%'")
-        reader.execute(f"DELETE FROM local_list_removals WHERE id_tag LIKE '{BENCH_WRITE_UID_PREFIX}%'")
+        for table in BOOKKEEPING_TABLES:
+            reader.execute(f"DELETE FROM {table}")
+        reader.execute("UPDATE user_groups SET card_seq = 0 WHERE card_seq <> 0")
         records = (
             "SELECT id FROM audit_events WHERE action IN ('card.added', 'cards.bulk_added', "
             "'cards.bulk_blocked', 'cards.bulk_unblocked') AND actor_name = 'bench-admin'"
