@@ -268,9 +268,10 @@ def test_a_client_that_leaves_stops_the_reader(
 def test_a_failure_mid_stream_is_not_a_complete_file(
     client: TestClient, org: Org, sessions: dict[str, Any]
 ) -> None:
-    """A row the export cannot write (a tariff copy whose price is not a number) after more than a batch:
-    the error reaches the server (the connection is cut), never a shorter file that looks whole; the
-    next export works (the connection that failed is not reused mid-COPY)."""
+    """A row the export cannot write (a tariff copy whose price is not a number) after more than a batch
+    (on PostgreSQL the tariff descriptions are rendered before the first line, so it fails there at
+    once): the error reaches the server (the connection is cut), never a shorter file that looks
+    whole; the next export works (the connection that failed is not reused mid-COPY)."""
     test_filters_and_batches(client, org, sessions)
     whole = export(client, org)
     broken = {"currency": "EUR", "price_per_kwh": "not a number"}
