@@ -160,7 +160,7 @@ async def charging_group_created(
     await session.flush()
     repository = LocalListRepository(session, ctx.organization_id)
     seq = await _seq(session, repository)
-    await repository.set_head(charging_group_id, version=seq, full_since=seq, on_since=seq)
+    await repository.set_heads([charging_group_id], version=seq, full_since=seq, on_since=seq)
 
 
 async def access_control_switched(
@@ -174,18 +174,18 @@ async def access_control_switched(
     await session.flush()
     repository = LocalListRepository(session, ctx.organization_id)
     seq = await _seq(session, repository)
-    for charging_group_id in charging_group_ids:
-        if await repository.listing_not_empty(charging_group_id):
-            extra = {"on_since": seq} if on else {}
-            await repository.set_head(charging_group_id, version=seq, full_since=seq, **extra)
-        elif on:
-            # Card changes from before count no more: the list was empty then.
-            await repository.set_head(charging_group_id, on_since=seq)
-        else:
-            # Its version from now on is its head's: keep the one it had.
-            await repository.set_head(
-                charging_group_id, version=await repository.version_if_on(charging_group_id)
-            )
+    holding = await repository.holding_cards(charging_group_ids)
+    empty = [id_ for id_ in charging_group_ids if id_ not in holding]
+    if on:
+        await repository.set_heads(holding, version=seq, full_since=seq, on_since=seq)
+        # Card changes from before count no more: the list was empty then.
+        await repository.set_heads(empty, on_since=seq)
+        return
+    await repository.set_heads(holding, version=seq, full_since=seq)
+    for charging_group_id in empty:  # switched off one at a time (PATCH of a charging group)
+        # Its version from now on is its head's: keep the one it had.
+        version = await repository.version_if_on(charging_group_id)
+        await repository.set_heads([charging_group_id], version=version)
 
 
 async def _publish_cards(session: AsyncSession, ctx: RequestContext, cards: Cards) -> None:
