@@ -56,6 +56,7 @@ def create_migration_engine(settings: Settings) -> AsyncEngine:
     """
     url = normalize_database_url(settings.database_url)
     if is_sqlite(url):
+        _make_sqlite_directory(url)
         engine = create_async_engine(url, poolclass=NullPool)
         # Without foreign keys: a batch migration recreates a table (copy, drop, rename), and
         # dropping `cards` with them on would set every session's card_id to NULL (ON DELETE).
@@ -92,10 +93,15 @@ def _server_settings(settings: Settings) -> dict[str, str]:
     return server_settings
 
 
-def _create_sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
+def _make_sqlite_directory(url: str) -> None:
+    """SQLite creates the database file, not the directory it goes in (data/ on a fresh clone)."""
     database = url.split(":///", 1)[1] if ":///" in url else ""
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _create_sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
+    _make_sqlite_directory(url)
     busy_ms = round(settings.db_request_timeout_seconds * 1000)
     engine = create_async_engine(url, connect_args={"timeout": settings.db_request_timeout_seconds})
     configure_sqlite(engine, busy_ms)

@@ -41,6 +41,14 @@ def test_upgrade_downgrade_upgrade_and_no_drift(empty_database: str) -> None:
         pytest.fail(f"models and migrations differ: {drift}")
 
 
+@pytest.mark.skipif(is_postgres(), reason="a SQLite file's directory; PostgreSQL has none")
+def test_migrate_creates_the_sqlite_files_directory(tmp_path: Path) -> None:
+    """`scripts/start.sh` on a fresh clone migrates into data/user_groups.db before data/ exists."""
+    database = tmp_path / "data" / "nested" / "user_groups.db"
+    migrate(f"sqlite+aiosqlite:///{database}")
+    assert database.is_file()
+
+
 def test_migrate_is_not_bounded_by_the_request_timeouts(
     empty_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
