@@ -13,13 +13,14 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
     AsyncSession,
     async_sessionmaker,
 )
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import await_, greenlet_spawn
 
-from app.db.engine import SKIP_CHECKOUT_PING, create_engine, is_sqlite, period_start
+from app.db.engine import SKIP_CHECKOUT_PING, create_engine, is_sqlite, register_sqlite_functions
 from app.db.faults import is_database_unavailable
 from app.settings import Settings, normalize_database_url
 
@@ -75,6 +76,7 @@ class Database:
         self.replica_sessionmaker = (
             async_sessionmaker(self.replica_engine, expire_on_commit=False) if self.replica_engine else None
         )
+        self._replica_slots = asyncio.Semaphore(settings.db_pool_size)
         self._replica_down_until = 0.0
 
     def commit_signal(self, name: str) -> asyncio.Event:
@@ -120,9 +122,7 @@ class Database:
         """The one place that chooses where a read goes: the replica when there is one, it answers,
         and it has replayed `consistent_after` (a WAL position a write answered); else the primary.
         A replica that cannot be reached is skipped for DB_REPLICA_RETRY_SECONDS."""
-        if self.replica_sessionmaker is None or time.monotonic() < self._replica_down_until:
-            return await open_session(self, write=False)
-        if consistent_after is not None and not _LSN.match(consistent_after):
+        if self.replica_sessionmaker is None or not self._replica_usable(consistent_after):
             return await open_session(self, write=False)
         session = self.replica_sessionmaker(info={ON_REPLICA: True})
         try:
@@ -135,8 +135,7 @@ class Database:
             await session.close()
             if not is_database_unavailable(error):
                 raise
-            logger.warning("replica unavailable, reading from the primary: %s", error)
-            self._replica_down_until = time.monotonic() + self.settings.db_replica_retry_seconds
+            self._replica_failed(error)
             return await open_session(self, write=False)
         return session
 
@@ -150,36 +149,89 @@ class Database:
             await session.close()
 
     async def fetch_raw(self, sql: str, parameters: list[Any]) -> Any:
-        """One row of a read run on the driver (app/repositories/driver.py), None when none."""
+        """One row of a read run on the driver (app/db/reads.py) on the primary, None when none."""
         if self.is_sqlite:
             # A local file: a microsecond read, cheaper in the event loop than a thread hop.
             return self._sqlite_connection().execute(sql, parameters).fetchone()
-        return await self._fetchrow(sql, parameters)
+        return await self._on_driver(self.engine, self._hot_path_slots, "fetchrow", sql, parameters)
 
-    async def _fetchrow(self, sql: str, parameters: list[Any]) -> Any:
+    async def fetch_rows(
+        self, sql: str, parameters: list[Any], *, replica: bool, consistent_after: str | None
+    ) -> list[Any]:
+        """Every row of a read run on the driver: on the replica when `replica`, there is one, it
+        answers and it has replayed `consistent_after`, else on the primary (the same choice as
+        open_read_session makes for a session)."""
+        if self.is_sqlite:
+            return self._sqlite_connection().execute(sql, parameters).fetchall()
+        if replica and self._replica_usable(consistent_after):
+            assert self.replica_engine is not None
+            try:
+                rows = await self._on_driver(
+                    self.replica_engine, self._replica_slots, "fetch", sql, parameters, consistent_after
+                )
+            except Exception as error:
+                if not is_database_unavailable(error):
+                    raise
+                self._replica_failed(error)
+            else:
+                if rows is not None:
+                    return list(rows)
+        return list(await self._on_driver(self.engine, self._hot_path_slots, "fetch", sql, parameters))
+
+    def _replica_usable(self, consistent_after: str | None) -> bool:
+        if self.replica_engine is None or time.monotonic() < self._replica_down_until:
+            return False
+        return consistent_after is None or _LSN.match(consistent_after) is not None
+
+    def _replica_failed(self, error: BaseException) -> None:
+        logger.warning("replica unavailable, reading from the primary: %s", error)
+        self._replica_down_until = time.monotonic() + self.settings.db_replica_retry_seconds
+
+    async def _on_driver(
+        self,
+        engine: AsyncEngine,
+        slots: asyncio.Semaphore,
+        method: str,
+        sql: str,
+        parameters: list[Any],
+        consistent_after: str | None = None,
+    ) -> Any:
         """One read on the driver connection of a connection borrowed from the engine's pool: the
         same connections as the sessions use, so one budget (DB_POOL_SIZE + DB_MAX_OVERFLOW).
         No transaction is begun, so giving it back costs nothing (the pool's rollback-on-return
         has nothing to roll back and sends nothing). Checkout, read and return run in one
-        greenlet, as SQLAlchemy's own calls do: the pool may need to close a connection on return."""
-        if self._hot_path_slots.locked():  # only a wait needs the (costlier) timeout around it
-            async with asyncio.timeout(self.engine.pool.timeout()):  # type: ignore[attr-defined]
-                await self._hot_path_slots.acquire()
+        greenlet, as SQLAlchemy's own calls do: the pool may need to close a connection on return.
+        With `consistent_after` (a replica), None when the replica has not replayed it yet."""
+        if slots.locked():  # only a wait needs the (costlier) timeout around it
+            async with asyncio.timeout(engine.pool.timeout()):  # type: ignore[attr-defined]
+                await slots.acquire()
         else:
-            await self._hot_path_slots.acquire()
+            await slots.acquire()
         token = SKIP_CHECKOUT_PING.set(True)
         try:
-            return await greenlet_spawn(self._fetchrow_on_pooled_connection, sql, parameters)
+            return await greenlet_spawn(
+                self._read_on_pooled_connection, engine, method, sql, parameters, consistent_after
+            )
         finally:
             SKIP_CHECKOUT_PING.reset(token)
-            self._hot_path_slots.release()
+            slots.release()
 
-    def _fetchrow_on_pooled_connection(self, sql: str, parameters: list[Any]) -> Any:
+    @staticmethod
+    def _read_on_pooled_connection(
+        engine: AsyncEngine, method: str, sql: str, parameters: list[Any], consistent_after: str | None
+    ) -> Any:
         for attempt in (1, 2):
-            pooled = self.engine.sync_engine.raw_connection()
+            pooled = engine.sync_engine.raw_connection()
             driver: Any = pooled.driver_connection
             try:
-                row = await_(driver.fetchrow(sql, *parameters))
+                # Replay only moves forward: a replica that has replayed the position before the
+                # read has replayed it for the read too.
+                if consistent_after is not None and not await_(
+                    driver.fetchval(_HAS_REPLAYED, consistent_after)
+                ):
+                    row = None
+                else:
+                    row = await_(getattr(driver, method)(sql, *parameters))
             except Exception as error:
                 stale = driver.is_closed()
                 # A dead connection or one left mid-statement is never given back to the pool.
@@ -203,9 +255,12 @@ class Database:
             busy_ms = min(2000, round(self.settings.db_request_timeout_seconds * 1000))
             connection.execute(f"PRAGMA busy_timeout={busy_ms}")
             connection.execute("PRAGMA query_only=ON")
-            connection.create_function("ugs_period_start", 3, period_start, deterministic=True)
+            register_sqlite_functions(connection)
             self._sqlite = connection
         return self._sqlite
+
+
+_HAS_REPLAYED = "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)"
 
 
 async def _has_replayed(session: AsyncSession, lsn: str) -> bool:

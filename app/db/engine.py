@@ -131,15 +131,21 @@ def configure_sqlite(
         ):
             cursor.execute(pragma)
         cursor.close()
-        # SQLite's lower() folds ASCII only; PostgreSQL's folds all letters. Same answers on both.
-        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
-        # The guest rules' quota periods (app/repositories/rule_facts.py); PostgreSQL has date_trunc.
-        dbapi_connection.create_function("ugs_period_start", 3, period_start, deterministic=True)
+        register_sqlite_functions(dbapi_connection)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get("sqlite_immediate", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def register_sqlite_functions(connection: Any) -> None:
+    """What our statements call that SQLite lacks or does otherwise, on every connection that runs
+    them (the pool's and the driver reads' own: app/db/database.py)."""
+    # SQLite's lower() folds ASCII only; PostgreSQL's folds all letters. Same answers on both.
+    connection.create_function("lower", 1, _lower, deterministic=True)
+    # The guest rules' quota periods (app/repositories/rule_facts.py); PostgreSQL has date_trunc.
+    connection.create_function("ugs_period_start", 3, period_start, deterministic=True)
 
 
 # Set while the hot path checks out a connection: it skips the checkout ping (see below).

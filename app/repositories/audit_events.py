@@ -3,10 +3,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import Select, bindparam, select
 
+from app.db.reads import Reads
 from app.models import AuditEvent
 from app.pagination import PageRequest
 from app.repositories.base import Repository, built_once, page_values, paginate_bound
@@ -41,27 +42,6 @@ class AuditEventRepository(Repository[AuditEvent]):
     async def search(self, page: PageRequest, filters: AuditFilters) -> tuple[Sequence[AuditEvent], bool]:
         return await self.page(self._filtered(filters), page)
 
-    async def search_rows(self, page: PageRequest, filters: AuditFilters) -> tuple[Sequence[Row[Any]], bool]:
-        """As `search`, as plain rows (Core, no ORM objects): what the JSON pages read."""
-        given = {name: getattr(filters, name) for name, _, _ in FILTERS if getattr(filters, name) is not None}
-
-        def build() -> Select[Any]:
-            statement = select(*AuditEvent.__table__.columns).where(
-                AuditEvent.organization_id == bindparam("audit_organization_id", type_=AuditEvent.id.type)
-            )
-            for name, column, compare in FILTERS:
-                if name in given:
-                    statement = statement.where(
-                        compare(column, bindparam(f"audit_{name}", type_=column.type))
-                    )
-            return paginate_bound(statement, AuditEvent, page.after is not None)
-
-        statement = built_once(("audit_rows", tuple(given), page.after is not None), build)
-        values = {f"audit_{name}": value for name, value in given.items()}
-        values |= {"audit_organization_id": self.organization_id, **page_values(page)}
-        rows = (await self.session.execute(statement, values)).all()
-        return rows[: page.limit], len(rows) > page.limit
-
     async def stream(self, filters: AuditFilters) -> AsyncIterator[AuditEvent]:
         """Every matching record, oldest first, in batches through a server-side cursor."""
         statement = self._filtered(filters).order_by(AuditEvent.created_at, AuditEvent.id)
@@ -76,3 +56,51 @@ class AuditEventRepository(Repository[AuditEvent]):
             if value is not None:
                 statement = statement.where(compare(column, value))
         return statement
+
+
+class AuditRow(NamedTuple):
+    """A record as the JSON pages show it (Core, no ORM object)."""
+
+    id: uuid.UUID
+    action: str
+    entity_type: str
+    entity_id: uuid.UUID
+    user_group_id: uuid.UUID | None
+    actor_api_key_id: uuid.UUID | None
+    actor_name: str
+    old_values: dict[str, Any] | None
+    new_values: dict[str, Any] | None
+    request_id: str | None
+    created_at: datetime
+
+
+AUDIT_ROW_COLUMNS = tuple(getattr(AuditEvent, name) for name in AuditRow._fields)
+
+
+class AuditPageRepository:
+    """Pages of the trail on the driver, outside a transaction, from the replica when there is
+    one (`Reads`): what a group's history reads."""
+
+    def __init__(self, reads: Reads, organization_id: uuid.UUID) -> None:
+        self.reads = reads
+        self.organization_id = organization_id
+
+    async def search(self, page: PageRequest, filters: AuditFilters) -> tuple[list[AuditRow], bool]:
+        given = {name: getattr(filters, name) for name, _, _ in FILTERS if getattr(filters, name) is not None}
+
+        def build() -> Select[Any]:
+            statement = select(*AUDIT_ROW_COLUMNS).where(
+                AuditEvent.organization_id == bindparam("audit_organization_id", type_=AuditEvent.id.type)
+            )
+            for name, column, compare in FILTERS:
+                if name in given:
+                    statement = statement.where(
+                        compare(column, bindparam(f"audit_{name}", type_=column.type))
+                    )
+            return paginate_bound(statement, AuditEvent, page.after is not None)
+
+        statement = built_once(("audit_rows", tuple(given), page.after is not None), build)
+        values = {f"audit_{name}": value for name, value in given.items()}
+        values |= {"audit_organization_id": self.organization_id, **page_values(page)}
+        rows = [AuditRow._make(row) for row in await self.reads.all(statement, values)]
+        return rows[: page.limit], len(rows) > page.limit

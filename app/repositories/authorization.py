@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
+from app.db.reads import compiled
 from app.enums import ActivationScope, PlugType, QuotaPeriod, Role, UserGroupStatus
 from app.models import (
     Activation,
@@ -39,7 +40,6 @@ from app.models import (
     UserGroup,
     UserGroupRules,
 )
-from app.repositories.driver import CompiledStatements
 from app.repositories.rule_facts import rule_columns, rules_join_condition
 
 
@@ -284,15 +284,11 @@ def _hot_path_statement(form: str) -> Select[*tuple[Any, ...]]:
     )
 
 
-HOT_PATH = CompiledStatements(
-    {
-        **{form: _hot_path_statement(form) for form in ("connector_id", "evse_id", "charge_point")},
-        # For a request whose body is invalid: who is asking still decides between 401/403 and 422.
-        "key_only": select(*KEY_COLUMNS).where(
-            ApiKey.prefix == bindparam("prefix", type_=ApiKey.prefix.type)
-        ),
-    }
-)
+HOT_PATH: dict[str, Select[Any]] = {
+    **{form: _hot_path_statement(form) for form in ("connector_id", "evse_id", "charge_point")},
+    # For a request whose body is invalid: who is asking still decides between 401/403 and 422.
+    "key_only": select(*KEY_COLUMNS).where(ApiKey.prefix == bindparam("prefix", type_=ApiKey.prefix.type)),
+}
 
 
 async def read_key_and_facts(
@@ -301,9 +297,9 @@ async def read_key_and_facts(
     """The key by its prefix (None: no such key) and, when a connector is given, the facts in the
     key's organization: one round trip on the driver, outside any transaction."""
     if uid is None or ref is None:
-        values = await HOT_PATH.get(db, "key_only").fetch_first(db, {"prefix": prefix})
+        values = await compiled(db, HOT_PATH["key_only"]).fetch_first(db, {"prefix": prefix})
     else:
-        statement = HOT_PATH.get(db, ref.form)
+        statement = compiled(db, HOT_PATH[ref.form])
         values = await statement.fetch_first(db, {"prefix": prefix, "uid": uid, "now": now, **ref.values})
     return None if values is None else hot_path_rows(values)
 
@@ -311,7 +307,7 @@ async def read_key_and_facts(
 async def read_key(db: Database, prefix: str) -> KeyRow | None:
     """The key by its prefix alone (None: no such key), on the driver outside any transaction:
     the authentication every request pays (app/services/api_keys.py)."""
-    values = await HOT_PATH.get(db, "key_only").fetch_first(db, {"prefix": prefix})
+    values = await compiled(db, HOT_PATH["key_only"]).fetch_first(db, {"prefix": prefix})
     return None if values is None else hot_path_rows(values)[0]
 
 

@@ -13,11 +13,13 @@ from app.pagination import PageRequest
 from app.repositories.base import Repository, built_once
 
 
-def _upcoming_statement() -> Select[TariffVersion]:
-    """Read on every group page: built once (`built_once`)."""
+def upcoming_statement(*columns: Any) -> Select[Any]:
+    """The version of a group that starts later (values: `tariff_organization_id`,
+    `tariff_user_group_id`, `tariff_after`): built once, as the entity for the writes
+    (`TariffRepository.upcoming`) and as the columns of the group page (`user_group_pages`)."""
     id_type = TariffVersion.user_group_id.type
     return (
-        select(TariffVersion)
+        select(*columns)
         .where(
             TariffVersion.organization_id == bindparam("tariff_organization_id", type_=id_type),
             TariffVersion.user_group_id == bindparam("tariff_user_group_id", type_=id_type),
@@ -48,7 +50,7 @@ class TariffRepository(Repository[TariffVersion]):
 
     async def upcoming(self, user_group_id: uuid.UUID) -> TariffVersion | None:
         """The version that starts later (at most one: a new schedule replaces it)."""
-        statement = built_once("upcoming_tariff", _upcoming_statement)
+        statement = built_once("upcoming_tariff", lambda: upcoming_statement(TariffVersion))
         values: dict[str, Any] = {"tariff_organization_id": self.organization_id, "tariff_after": utcnow()}
         values["tariff_user_group_id"] = user_group_id
         found: TariffVersion | None = (await self.session.execute(statement, values)).scalar_one_or_none()

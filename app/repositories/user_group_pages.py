@@ -3,7 +3,8 @@
 scope `all`) and its current tariff, as typed rows (Core, no ORM objects). The counts are
 correlated subqueries on the groups of the page only, each an index range (`ix_cards_group_created`,
 `ix_charging_sessions_user_group_id`, the activations' primary key), so a page costs the same
-whatever the organization's size."""
+whatever the organization's size. They read on the driver, outside a transaction, from the
+replica when there is one (`Reads`, app/db/reads.py)."""
 
 import uuid
 from datetime import datetime
@@ -11,8 +12,8 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.reads import Reads
 from app.enums import ActivationScope, UserGroupStatus, UserGroupType
 from app.models import (
     Activation,
@@ -26,6 +27,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.pagination import PageRequest
 from app.repositories.base import built_once, escape_like, page_values, paginate_bound
+from app.repositories.tariffs import upcoming_statement
 
 
 class GroupRow(NamedTuple):
@@ -105,9 +107,29 @@ STATEMENT = _statement()
 ONE_GROUP = STATEMENT.where(UserGroup.id == bindparam("page_user_group_id", type_=UserGroup.id.type))
 
 
+class TariffRow(NamedTuple):
+    """A tariff version as the page shows it (the upcoming one)."""
+
+    id: uuid.UUID
+    currency: str
+    price_per_kwh: Decimal
+    session_fee: Decimal | None
+    parking_fee_per_hour: Decimal | None
+    parking_grace_minutes: int | None
+    valid_from: datetime
+    valid_until: datetime | None
+
+
+UPCOMING_TARIFF = upcoming_statement(*(getattr(TariffVersion, name) for name in TariffRow._fields))
+GROUP_ID = select(UserGroup.id).where(
+    UserGroup.organization_id == bindparam("page_organization_id", type_=UserGroup.id.type),
+    UserGroup.id == bindparam("page_user_group_id", type_=UserGroup.id.type),
+)
+
+
 class UserGroupPageRepository:
-    def __init__(self, session: AsyncSession, organization_id: uuid.UUID) -> None:
-        self.session = session
+    def __init__(self, reads: Reads, organization_id: uuid.UUID) -> None:
+        self.reads = reads
         self.organization_id = organization_id
 
     async def search(
@@ -143,14 +165,25 @@ class UserGroupPageRepository:
         values |= {"list_status": status, "list_type": type_}
         if name_contains:
             values["list_name_pattern"] = f"%{escape_like(name_contains.casefold())}%"
-        result = await self.session.execute(built_once(shape, build), values)
-        rows = [GroupRow._make(row) for row in result]
+        rows = [GroupRow._make(row) for row in await self.reads.all(built_once(shape, build), values)]
         return rows[: page.limit], len(rows) > page.limit
 
-    async def get(self, id_: uuid.UUID) -> GroupRow | None:
-        parameters = self._parameters() | {"page_user_group_id": id_}
-        row = (await self.session.execute(ONE_GROUP, parameters)).first()
-        return None if row is None else GroupRow._make(row)
+    async def get(self, id_: uuid.UUID) -> tuple[GroupRow, TariffRow | None] | None:
+        """The group (None: not in this organization) and its upcoming tariff, at one moment."""
+        at = utcnow()
+        values = {"page_organization_id": self.organization_id, "page_at": at, "page_user_group_id": id_}
+        row = await self.reads.first(ONE_GROUP, values)
+        if row is None:
+            return None
+        values = {"tariff_organization_id": self.organization_id, "tariff_user_group_id": id_}
+        upcoming = await self.reads.first(UPCOMING_TARIFF, values | {"tariff_after": at})
+        return GroupRow._make(row), None if upcoming is None else TariffRow._make(upcoming)
+
+    async def find_id(self, id_: uuid.UUID) -> uuid.UUID | None:
+        """The group's id when it exists in this organization."""
+        values = {"page_organization_id": self.organization_id, "page_user_group_id": id_}
+        row = await self.reads.first(GROUP_ID, values)
+        return None if row is None else id_
 
     def _parameters(self) -> dict[str, Any]:
         return {"page_organization_id": self.organization_id, "page_at": utcnow()}

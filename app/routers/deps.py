@@ -1,4 +1,5 @@
-"""Annotated dependencies every router uses: unit of work, caller and role, paging. (If-Match,
+"""Annotated dependencies every router uses: unit of work (or reads on the driver), caller and
+role, paging. (If-Match,
 If-None-Match and Idempotency-Key come with the route class: app/routers/route.py.)"""
 
 import uuid
@@ -11,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database, UnitOfWork
+from app.db.reads import Reads
 from app.enums import Role
 from app.errors import Forbidden
 from app.middleware import CONSISTENT_AFTER_STATE_KEY, remember_caller
@@ -52,6 +54,24 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Uow = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+
+
+async def driver_reads(request: Request) -> Reads:
+    """Reads on the driver outside any transaction (app/db/reads.py), for the pages people wait on:
+    the same choice of replica or primary as `unit_of_work` makes for a read, without a session,
+    BEGIN or COMMIT. Inside another request's transaction (If-Match), they read through it."""
+    db: Database = request.app.state.db
+    shared: AsyncSession | None = getattr(request.state, SHARED_SESSION_STATE, None)
+    if shared is not None:
+        return Reads(db, session=shared)
+    return Reads(
+        db,
+        replica=not getattr(request.scope.get("route"), "reads_primary", False),
+        consistent_after=request.headers.get(CONSISTENT_AFTER),
+    )
+
+
+DriverReads = Annotated[Reads, Depends(driver_reads)]
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ugs_...`")
 

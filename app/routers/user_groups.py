@@ -14,7 +14,7 @@ from app.errors import (
 )
 from app.problems import problem_responses
 from app.routers.activation import activated
-from app.routers.deps import Manager, PageParams, Reader, Uow, next_cursor
+from app.routers.deps import DriverReads, Manager, PageParams, Reader, Uow, next_cursor
 from app.routers.route import ApiRoute, json_response, side_effect_free
 from app.schemas.activation import ChargingGroupRef
 from app.schemas.audit import AuditEventRead
@@ -127,7 +127,7 @@ def to_summary(row: service.GroupRow) -> UserGroupSummary:
 
 def page_to_read(page: service.UserGroupPage) -> UserGroupRead:
     """The same representation as `to_read`, from the page's one statement."""
-    row, tariff = page.row, tariff_of(page.row)
+    row, tariff, upcoming = page.row, tariff_of(page.row), page.upcoming_tariff
     return UserGroupRead(
         id=row.id,
         name=row.name,
@@ -135,7 +135,7 @@ def page_to_read(page: service.UserGroupPage) -> UserGroupRead:
         status=row.status,
         archived_at=row.archived_at,
         tariff=TariffRead.model_validate(tariff) if tariff else None,
-        upcoming_tariff=TariffRead.model_validate(page.upcoming_tariff) if page.upcoming_tariff else None,
+        upcoming_tariff=TariffRead.model_validate(upcoming._asdict()) if upcoming else None,
         activation=activation_of(row),
         cards=CardsBox(count=row.card_count),
         session_count=row.session_count,
@@ -148,7 +148,7 @@ def page_to_read(page: service.UserGroupPage) -> UserGroupRead:
 @router.get("", response_model=Page[UserGroupSummary])
 async def list_user_groups(
     ctx: Reader,
-    session: Uow,
+    reads: DriverReads,
     page: PageParams,
     status_filter: Annotated[
         StatusFilter, Query(alias="status", description="`active` (default), `archived` or `all`")
@@ -161,7 +161,7 @@ async def list_user_groups(
 ) -> Response:
     """User groups, newest first, each with its tariff summary and counts."""
     wanted = None if status_filter == StatusFilter.all else UserGroupStatus(status_filter.value)
-    rows, more = await service.list_user_groups(session, ctx, page, wanted, type_filter, q)
+    rows, more = await service.list_user_groups(reads, ctx, page, wanted, type_filter, q)
     return json_response(
         Page(
             items=[to_summary(row) for row in rows],
@@ -215,9 +215,9 @@ async def create_user_group(
 
 
 @router.get("/{user_group_id}", response_model=UserGroupRead, responses=problem_responses(NotFound))
-async def get_user_group(user_group_id: uuid.UUID, ctx: Reader, session: Uow) -> Response:
+async def get_user_group(user_group_id: uuid.UUID, ctx: Reader, reads: DriverReads) -> Response:
     """The group page: tariff box, charging-groups box, cards box, and what may be done now."""
-    return json_response(page_to_read(await service.get_user_group(session, ctx, user_group_id)))
+    return json_response(page_to_read(await service.get_user_group(reads, ctx, user_group_id)))
 
 
 @router.patch(
@@ -274,10 +274,10 @@ async def restore_user_group(user_group_id: uuid.UUID, ctx: Manager, session: Uo
     responses=problem_responses(NotFound),
 )
 async def get_user_group_history(
-    user_group_id: uuid.UUID, ctx: Reader, session: Uow, page: PageParams
+    user_group_id: uuid.UUID, ctx: Reader, reads: DriverReads, page: PageParams
 ) -> Response:
     """Every change of the group, its tariff, activation and cards, newest first (also after deletion)."""
-    events, more = await service.history(session, ctx, user_group_id, page)
+    events, more = await service.history(reads, ctx, user_group_id, page)
     items = [AuditEventRead.model_validate(event) for event in events]
     cursor = next_cursor(items, more, lambda e: e.created_at, lambda e: e.id)
     return json_response(Page(items=items, next_cursor=cursor))

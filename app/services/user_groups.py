@@ -7,27 +7,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.reads import Reads
 from app.enums import ActivationScope, AuditAction, UserGroupStatus, UserGroupType
 from app.errors import AlreadyExists
 from app.models import Card, TariffVersion, UserGroup
 from app.pagination import PageRequest
 from app.repositories.activation import ActivationRepository, ActivationTotals
-from app.repositories.audit_events import AuditEventRepository, AuditFilters
+from app.repositories.audit_events import AuditFilters, AuditPageRepository, AuditRow
 from app.repositories.cards import CardRepository
 from app.repositories.sessions import SessionRepository
 from app.repositories.tariffs import TariffRepository
 from app.repositories.user_group_pages import GroupRow as GroupRow
-from app.repositories.user_group_pages import UserGroupPageRepository
+from app.repositories.user_group_pages import TariffRow, UserGroupPageRepository
 from app.repositories.user_groups import UserGroupRepository
 from app.schemas.tariffs import TariffInput
 from app.schemas.user_groups import UserGroupCreate
 from app.services import audit, local_lists, policy
 from app.services.activation import ActivationPlan, enable_access_control, plan_activation
 from app.services.context import RequestContext
-from app.services.entities import found, get_or_404, lock_group
+from app.services.entities import found, lock_group
 from app.services.tariffs import add_tariff_version
 
 
@@ -124,17 +124,17 @@ class UserGroupPage:
     representation built from their ORM objects)."""
 
     row: GroupRow
-    upcoming_tariff: TariffVersion | None
+    upcoming_tariff: TariffRow | None
     allowed_actions: dict[str, policy.Verdict]
 
 
-async def get_user_group(session: AsyncSession, ctx: RequestContext, id_: uuid.UUID) -> UserGroupPage:
-    row = found(await UserGroupPageRepository(session, ctx.organization_id).get(id_), UserGroup, id_)
-    # The policy reads the group's status only: a transient object, never added to the session.
+async def get_user_group(reads: Reads, ctx: RequestContext, id_: uuid.UUID) -> UserGroupPage:
+    row, upcoming = found(await UserGroupPageRepository(reads, ctx.organization_id).get(id_), UserGroup, id_)
+    # The policy reads the group's status only: a transient object, never added to a session.
     group = UserGroup(status=row.status)
     return UserGroupPage(
         row=row,
-        upcoming_tariff=await TariffRepository(session, ctx.organization_id).upcoming(id_),
+        upcoming_tariff=upcoming,
         allowed_actions=policy.allowed_actions(group, has_sessions=row.session_count > 0),
     )
 
@@ -153,7 +153,7 @@ async def _detail(session: AsyncSession, ctx: RequestContext, group: UserGroup) 
 
 
 async def list_user_groups(
-    session: AsyncSession,
+    reads: Reads,
     ctx: RequestContext,
     page: PageRequest,
     status: UserGroupStatus | None,
@@ -161,9 +161,8 @@ async def list_user_groups(
     name_contains: str | None,
 ) -> tuple[list[GroupRow], bool]:
     """A page of groups with their counts and current tariff: one statement."""
-    return await UserGroupPageRepository(session, ctx.organization_id).search(
-        page, status, type_, name_contains
-    )
+    groups = UserGroupPageRepository(reads, ctx.organization_id)
+    return await groups.search(page, status, type_, name_contains)
 
 
 async def _with_counts(
@@ -201,15 +200,15 @@ async def _with_counts(
 
 
 async def history(
-    session: AsyncSession, ctx: RequestContext, id_: uuid.UUID, page: PageRequest
-) -> tuple[Sequence[Row[Any]], bool]:
+    reads: Reads, ctx: RequestContext, id_: uuid.UUID, page: PageRequest
+) -> tuple[list[AuditRow], bool]:
     """Readable after deletion too: the trail outlives the group. Plain rows (the record's
     columns by name, no ORM objects), for the JSON page."""
-    events, more = await AuditEventRepository(session, ctx.organization_id).search_rows(
+    events, more = await AuditPageRepository(reads, ctx.organization_id).search(
         page, AuditFilters(user_group_id=id_)
     )
-    if not events and page.after is None:
-        await get_or_404(UserGroupRepository(session, ctx.organization_id), id_)
+    if not events and page.after is None:  # no record yet, or no such group here
+        found(await UserGroupPageRepository(reads, ctx.organization_id).find_id(id_), UserGroup, id_)
     return events, more
 
 

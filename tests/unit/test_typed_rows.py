@@ -1,5 +1,6 @@
-"""The hot path's rows are typed: each NamedTuple's fields are the names its statements select,
-in the same order, so a column inserted in one place cannot shift the values read in another."""
+"""The rows read on the driver are typed: each NamedTuple's fields are the names its statements
+select, in the same order, so a column inserted in one place cannot shift the values read in
+another (the hot path; the group page, list and history)."""
 
 import uuid
 
@@ -7,6 +8,8 @@ import pytest
 from sqlalchemy import Select
 
 from app.repositories import authorization as repository
+from app.repositories import user_group_pages
+from app.repositories.audit_events import AUDIT_ROW_COLUMNS, AuditRow
 from app.repositories.authorization import AuthorizationFacts, KeyRow
 
 
@@ -16,12 +19,12 @@ def selected_names(statement: Select[tuple[object, ...]]) -> list[str]:
 
 @pytest.mark.parametrize("form", ["connector_id", "evse_id", "charge_point"])
 def test_hot_path_statement_selects_the_key_then_the_facts(form: str) -> None:
-    statement = repository.HOT_PATH.statements[form]
+    statement = repository.HOT_PATH[form]
     assert selected_names(statement) == [*KeyRow._fields, *AuthorizationFacts._fields]
 
 
 def test_key_only_statement_selects_the_key() -> None:
-    assert selected_names(repository.HOT_PATH.statements["key_only"]) == list(KeyRow._fields)
+    assert selected_names(repository.HOT_PATH["key_only"]) == list(KeyRow._fields)
 
 
 def test_transaction_statement_selects_the_facts() -> None:
@@ -42,3 +45,10 @@ def test_hot_path_rows_split_by_name() -> None:
     # The connector columns are NULL: the connector is not in the key's organization.
     assert repository.hot_path_rows((*key, *[None] * len(AuthorizationFacts._fields))) == (key, None)
     assert repository.hot_path_rows(tuple(key)) == (key, None)
+
+
+def test_page_statements_select_their_rows() -> None:
+    assert selected_names(user_group_pages.ONE_GROUP) == list(user_group_pages.GroupRow._fields)
+    assert selected_names(user_group_pages.STATEMENT) == list(user_group_pages.GroupRow._fields)
+    assert selected_names(user_group_pages.UPCOMING_TARIFF) == list(user_group_pages.TariffRow._fields)
+    assert [column.name for column in AUDIT_ROW_COLUMNS] == list(AuditRow._fields)
