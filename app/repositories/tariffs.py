@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select
+from sqlalchemy.orm import aliased
 
 from app.models import ChargingSession, TariffVersion
 from app.models.base import utcnow
@@ -13,20 +14,29 @@ from app.pagination import PageRequest
 from app.repositories.base import Repository, built_once
 
 
-def upcoming_statement(*columns: Any) -> Select[Any]:
-    """The version of a group that starts later (values: `tariff_organization_id`,
-    `tariff_user_group_id`, `tariff_after`): built once, as the entity for the writes
-    (`TariffRepository.upcoming`) and as the columns of the group page (`user_group_pages`)."""
-    id_type = TariffVersion.user_group_id.type
+def upcoming_id(user_group_id: Any, after: Any) -> Any:
+    """The id of the group's version that starts after `after` (at most one: a new schedule
+    replaces it), as a scalar subquery: the writes read the entity by it
+    (`TariffRepository.upcoming`), the group page joins it (`user_group_pages`)."""
+    later = aliased(TariffVersion, name="later_tariff")
     return (
-        select(*columns)
-        .where(
-            TariffVersion.organization_id == bindparam("tariff_organization_id", type_=id_type),
-            TariffVersion.user_group_id == bindparam("tariff_user_group_id", type_=id_type),
-            TariffVersion.valid_from > bindparam("tariff_after", type_=TariffVersion.valid_from.type),
-        )
-        .order_by(TariffVersion.valid_from)
+        select(later.id)
+        .where(later.user_group_id == user_group_id, later.valid_from > after)
+        .order_by(later.valid_from)
         .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _upcoming_statement() -> Select[TariffVersion]:
+    id_type = TariffVersion.user_group_id.type
+    return select(TariffVersion).where(
+        TariffVersion.organization_id == bindparam("tariff_organization_id", type_=id_type),
+        TariffVersion.id
+        == upcoming_id(
+            bindparam("tariff_user_group_id", type_=id_type),
+            bindparam("tariff_after", type_=TariffVersion.valid_from.type),
+        ),
     )
 
 
@@ -50,7 +60,7 @@ class TariffRepository(Repository[TariffVersion]):
 
     async def upcoming(self, user_group_id: uuid.UUID) -> TariffVersion | None:
         """The version that starts later (at most one: a new schedule replaces it)."""
-        statement = built_once("upcoming_tariff", lambda: upcoming_statement(TariffVersion))
+        statement = built_once("upcoming_tariff", _upcoming_statement)
         values: dict[str, Any] = {"tariff_organization_id": self.organization_id, "tariff_after": utcnow()}
         values["tariff_user_group_id"] = user_group_id
         found: TariffVersion | None = (await self.session.execute(statement, values)).scalar_one_or_none()

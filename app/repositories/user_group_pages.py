@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy.orm import aliased
 
 from app.db.reads import Reads
 from app.enums import ActivationScope, UserGroupStatus, UserGroupType
@@ -27,7 +28,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.pagination import PageRequest
 from app.repositories.base import built_once, escape_like, page_values, paginate_bound
-from app.repositories.tariffs import upcoming_statement
+from app.repositories.tariffs import upcoming_id
 
 
 class GroupRow(NamedTuple):
@@ -104,7 +105,6 @@ def _statement() -> Select[Any]:
 # a good part of the group page's CPU. The page reuses the statement itself (its cache key is
 # computed once); the list builds its filters and keyset on it once per shape (`built_once`).
 STATEMENT = _statement()
-ONE_GROUP = STATEMENT.where(UserGroup.id == bindparam("page_user_group_id", type_=UserGroup.id.type))
 
 
 class TariffRow(NamedTuple):
@@ -120,11 +120,25 @@ class TariffRow(NamedTuple):
     valid_until: datetime | None
 
 
-UPCOMING_TARIFF = upcoming_statement(*(getattr(TariffVersion, name) for name in TariffRow._fields))
+def _page_statement() -> Select[Any]:
+    """One group with its upcoming tariff (NULLs: none) after the GroupRow columns."""
+    upcoming = aliased(TariffVersion, name="upcoming_tariff")
+    at = bindparam("page_at", type_=TariffVersion.valid_from.type)
+    return (
+        STATEMENT.add_columns(
+            *(getattr(upcoming, name).label(f"upcoming_{name}") for name in TariffRow._fields)
+        )
+        .outerjoin(upcoming, upcoming.id == upcoming_id(UserGroup.id, at))
+        .where(UserGroup.id == bindparam("page_user_group_id", type_=UserGroup.id.type))
+    )
+
+
+PAGE = _page_statement()
 GROUP_ID = select(UserGroup.id).where(
     UserGroup.organization_id == bindparam("page_organization_id", type_=UserGroup.id.type),
     UserGroup.id == bindparam("page_user_group_id", type_=UserGroup.id.type),
 )
+GROUP_WIDTH = len(GroupRow._fields)
 
 
 class UserGroupPageRepository:
@@ -169,15 +183,17 @@ class UserGroupPageRepository:
         return rows[: page.limit], len(rows) > page.limit
 
     async def get(self, id_: uuid.UUID) -> tuple[GroupRow, TariffRow | None] | None:
-        """The group (None: not in this organization) and its upcoming tariff, at one moment."""
-        at = utcnow()
-        values = {"page_organization_id": self.organization_id, "page_at": at, "page_user_group_id": id_}
-        row = await self.reads.first(ONE_GROUP, values)
-        if row is None:
+        """The group (None: not in this organization) and its upcoming tariff: one statement."""
+        values = {
+            "page_organization_id": self.organization_id,
+            "page_at": utcnow(),
+            "page_user_group_id": id_,
+        }
+        found = await self.reads.first(PAGE, values)
+        if found is None:
             return None
-        values = {"tariff_organization_id": self.organization_id, "tariff_user_group_id": id_}
-        upcoming = await self.reads.first(UPCOMING_TARIFF, values | {"tariff_after": at})
-        return GroupRow._make(row), None if upcoming is None else TariffRow._make(upcoming)
+        group, upcoming = found[:GROUP_WIDTH], found[GROUP_WIDTH:]
+        return GroupRow._make(group), None if upcoming[0] is None else TariffRow._make(upcoming)
 
     async def find_id(self, id_: uuid.UUID) -> uuid.UUID | None:
         """The group's id when it exists in this organization."""

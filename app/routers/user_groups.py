@@ -91,33 +91,42 @@ def tariff_of(row: service.GroupRow) -> dict[str, Any] | None:
     }
 
 
-def activation_of(row: service.GroupRow) -> ActivationSummary:
+def active_where(row: service.GroupRow) -> tuple[int, int]:
+    """Charging groups and connectors where the group is active."""
     if row.activation_scope == ActivationScope.all:
-        groups, connectors = row.organization_charging_groups, row.organization_connectors
-    elif row.activation_scope == ActivationScope.custom:
-        groups, connectors = row.activated_charging_groups, row.activated_connectors or 0
-    else:
-        groups, connectors = 0, 0
+        return row.organization_charging_groups, row.organization_connectors
+    if row.activation_scope == ActivationScope.custom:
+        return row.activated_charging_groups, row.activated_connectors or 0
+    return 0, 0
+
+
+def activation_of(row: service.GroupRow) -> ActivationSummary:
+    groups, connectors = active_where(row)
     return ActivationSummary(
         scope=row.activation_scope, charging_group_count=groups, connector_count=connectors
     )
 
 
+def summary(tariff: dict[str, Any] | None) -> TariffSummary | None:
+    if tariff is None:
+        return None
+    return TariffSummary.model_construct(**{name: tariff[name] for name in SUMMARY_FIELDS})
+
+
 def to_summary(row: service.GroupRow) -> UserGroupSummary:
+    """A list item. Built without validation (`model_construct`): every value comes typed from
+    the statement's columns, and validating 50 items again was a sixth of the list's CPU."""
+    groups, connectors = active_where(row)
     tariff = tariff_of(row)
-    activation = activation_of(row)
-    return UserGroupSummary(
+    return UserGroupSummary.model_construct(
         id=row.id,
         name=row.name,
         type=row.type,
         status=row.status,
         activation_scope=row.activation_scope,
-        tariff=TariffSummary(**{name: tariff[name] for name in SUMMARY_FIELDS}) if tariff else None,
-        counts=UserGroupCounts(
-            charging_groups=activation.charging_group_count,
-            connectors=activation.connector_count,
-            cards=row.card_count,
-            sessions=row.session_count,
+        tariff=summary(tariff),
+        counts=UserGroupCounts.model_construct(
+            charging_groups=groups, connectors=connectors, cards=row.card_count, sessions=row.session_count
         ),
         archived_at=row.archived_at,
         created_at=row.created_at,

@@ -73,7 +73,9 @@ def test_user_group_list_and_history_use_the_same_queries_for_any_page_size(
     assert (
         queries_for(client, f"{history}?limit=1", org) == queries_for(client, f"{history}?limit=50", org) == 2
     )
-    assert queries_for(client, f"/v1/user-groups/{group['id']}", org) == 3  # key, group page, upcoming tariff
+    assert (
+        queries_for(client, f"/v1/user-groups/{group['id']}", org) == 2
+    )  # key, group page with its upcoming tariff
     assert queries_for(client, "/v1/cards?limit=2", org) == queries_for(client, "/v1/cards?limit=12", org)
     assert queries_for(client, "/v1/sessions?limit=2", org) == queries_for(
         client, "/v1/sessions?limit=12", org

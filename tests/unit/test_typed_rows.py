@@ -48,7 +48,7 @@ def test_hot_path_rows_split_by_name() -> None:
 
 
 def test_page_statements_select_their_rows() -> None:
-    assert selected_names(user_group_pages.ONE_GROUP) == list(user_group_pages.GroupRow._fields)
-    assert selected_names(user_group_pages.STATEMENT) == list(user_group_pages.GroupRow._fields)
-    assert selected_names(user_group_pages.UPCOMING_TARIFF) == list(user_group_pages.TariffRow._fields)
+    group, tariff = user_group_pages.GroupRow._fields, user_group_pages.TariffRow._fields
+    assert selected_names(user_group_pages.STATEMENT) == list(group)
+    assert selected_names(user_group_pages.PAGE) == [*group, *(f"upcoming_{name}" for name in tariff)]
     assert [column.name for column in AUDIT_ROW_COLUMNS] == list(AuditRow._fields)
