@@ -62,10 +62,11 @@ class Database:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite: sqlite3.Connection | None = None
-        # The hot path holds at most DB_POOL_SIZE connections at once: past that the pool would
-        # open overflow connections and close them again on return (SQLAlchemy's QueuePool keeps
-        # only DB_POOL_SIZE idle), a new PostgreSQL backend per burst. Overflow is for the others.
-        self._hot_path_slots = asyncio.Semaphore(settings.db_pool_size)
+        # Reads on the driver (the hot path, the key, the pages) hold at most DB_POOL_SIZE
+        # connections at once: past that the pool would open overflow connections and close them
+        # again on return (SQLAlchemy's QueuePool keeps only DB_POOL_SIZE idle), a new PostgreSQL
+        # backend per burst. Overflow is for the sessions. The replica's reads have their own.
+        self._driver_slots = asyncio.Semaphore(settings.db_pool_size)
         self._commit_signals: dict[str, asyncio.Event] = {}
 
         # The replica (DATABASE_REPLICA_URL): reads that may lag; see open_read_session.
@@ -153,7 +154,7 @@ class Database:
         if self.is_sqlite:
             # A local file: a microsecond read, cheaper in the event loop than a thread hop.
             return self._sqlite_connection().execute(sql, parameters).fetchone()
-        return await self._on_driver(self.engine, self._hot_path_slots, "fetchrow", sql, parameters)
+        return await self._on_driver(self.engine, self._driver_slots, "fetchrow", sql, parameters)
 
     async def fetch_rows(
         self, sql: str, parameters: list[Any], *, replica: bool, consistent_after: str | None
@@ -176,7 +177,7 @@ class Database:
             else:
                 if rows is not None:
                     return list(rows)
-        return list(await self._on_driver(self.engine, self._hot_path_slots, "fetch", sql, parameters))
+        return list(await self._on_driver(self.engine, self._driver_slots, "fetch", sql, parameters))
 
     def _replica_usable(self, consistent_after: str | None) -> bool:
         if self.replica_engine is None or time.monotonic() < self._replica_down_until:
