@@ -95,7 +95,7 @@ _COMPILED: dict[tuple[str, int], tuple[Select[Any], DriverStatement]] = {}
 def compiled(db: Database, statement: Select[Any]) -> DriverStatement:
     key = (db.engine.dialect.name, id(statement))
     entry = _COMPILED.get(key)
-    if entry is None or entry[0] is not statement:
+    if entry is None:  # the entry holds the statement, so its id is never another's
         entry = _COMPILED[key] = (statement, DriverStatement(db, statement))
     return entry[1]
 

@@ -184,12 +184,7 @@ class UserGroupPageRepository:
 
     async def get(self, id_: uuid.UUID) -> tuple[GroupRow, TariffRow | None] | None:
         """The group (None: not in this organization) and its upcoming tariff: one statement."""
-        values = {
-            "page_organization_id": self.organization_id,
-            "page_at": utcnow(),
-            "page_user_group_id": id_,
-        }
-        found = await self.reads.first(PAGE, values)
+        found = await self.reads.first(PAGE, self._parameters() | {"page_user_group_id": id_})
         if found is None:
             return None
         group, upcoming = found[:GROUP_WIDTH], found[GROUP_WIDTH:]
