@@ -980,6 +980,14 @@ CHARGING_GROUP_COUNTERS_SQL = (
     "JOIN charge_points ON charge_points.id = connectors.charge_point_id "
     "WHERE charge_points.charging_group_id = charging_groups.id)"
 )
+# The counts the database keeps per user group (migration 0014). PostgreSQL loads with its
+# triggers off (session_replication_role), so they are counted once after the load, as the
+# migration counts existing rows; SQLite's triggers count while it loads.
+USER_GROUP_COUNTS_SQL = (
+    "INSERT INTO user_group_counts (user_group_id, card_count, session_count) SELECT g.id, "
+    "(SELECT count(*) FROM cards c WHERE c.user_group_id = g.id), "
+    "(SELECT count(*) FROM charging_sessions s WHERE s.user_group_id = g.id) FROM user_groups g"
+)
 
 
 def migrate(url: str) -> None:
@@ -1118,6 +1126,7 @@ class PgTarget:
         await conn.execute("RESET session_replication_role")
         await conn.execute(COUNTERS_SQL)
         await conn.execute(CHARGING_GROUP_COUNTERS_SQL)
+        await conn.execute(USER_GROUP_COUNTS_SQL)
         keys = await conn.fetch(
             """
             SELECT k.conname, ct.relname AS child, ac.attname AS child_col, cp.relname AS parent,

@@ -10,15 +10,18 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli import migrate
 from app.main import create_app
 from app.settings import Settings, normalize_database_url
-from tests.factories import Org, make_org
+from tests.factories import Org, in_unit_of_work, make_org
 
 SERVER_URL = os.environ.get("DATABASE_URL")
 # One key for the webhook secrets of this run, shared with the servers and workers the tests
@@ -87,6 +90,26 @@ def settings(database_url: str) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
+        # A gate over everything the suite wrote, by every path it took (single and bulk writes,
+        # moves, deletes, cascades, sessions, the direct inserts of tests/factories.py): the
+        # counts the database keeps per group are the counts of its rows.
+        assert in_unit_of_work(test_client, groups_miscounted) == []
+
+
+COUNTS_DISAGREE = text(
+    """
+    SELECT g.id, c.card_count, c.session_count,
+           (SELECT count(*) FROM cards WHERE cards.user_group_id = g.id) AS cards,
+           (SELECT count(*) FROM charging_sessions s WHERE s.user_group_id = g.id) AS sessions
+    FROM user_groups g LEFT JOIN user_group_counts c ON c.user_group_id = g.id
+    """
+)
+
+
+async def groups_miscounted(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """Every group whose kept counts (`user_group_counts`) differ from its rows, or that has none."""
+    rows = await session.execute(COUNTS_DISAGREE)
+    return [tuple(row) for row in rows if (row.card_count, row.session_count) != (row.cards, row.sessions)]
 
 
 @pytest.fixture

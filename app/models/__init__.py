@@ -7,7 +7,15 @@ from app.models.events import ChangeEvent, WebhookDelivery, WebhookEndpoint
 from app.models.local_lists import LocalListClock, LocalListHead, LocalListMembership, LocalListRemoval
 from app.models.organization import ApiKey, Organization, OrganizationSettings
 from app.models.unknown_cards import LearningMode, UnknownCard
-from app.models.user_groups import Activation, Card, ChargingSession, TariffVersion, UserGroup, UserGroupRules
+from app.models.user_groups import (
+    Activation,
+    Card,
+    ChargingSession,
+    TariffVersion,
+    UserGroup,
+    UserGroupCounts,
+    UserGroupRules,
+)
 
 __all__ = [
     "Activation",
@@ -31,6 +39,7 @@ __all__ = [
     "TariffVersion",
     "UnknownCard",
     "UserGroup",
+    "UserGroupCounts",
     "UserGroupRules",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -55,6 +55,26 @@ class UserGroup(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     card_seq: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
+class UserGroupCounts(Base):
+    """A group's card and session counts, kept by the database itself: triggers on cards,
+    charging_sessions and user_groups (migration 0014, which says why each is written as it is)
+    update them in the statement that adds, moves or removes a card or records a session,
+    whatever wrote it. The list and the group page read them instead of counting: a count per item
+    was an index range as long as the group's cards and sessions, and sessions only ever grow.
+
+    Not audited: the cards and sessions themselves are. A row of its own, not columns on the
+    group, so that writing a count neither moves the group's version (its ETag) nor needs the
+    group's row, which a session start holds FOR SHARE (two starts would deadlock upgrading it)."""
+
+    __tablename__ = "user_group_counts"
+
+    user_group_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    card_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    session_count: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
 class TariffVersion(Audited, IdMixin, CreatedAtMixin, Base):
     """One row per tariff change. The current tariff is the row with `valid_until` NULL; a session
     keeps the version in force when it started."""

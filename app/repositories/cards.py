@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import RowMapping, delete, func, insert, or_, select, update
+from sqlalchemy import RowMapping, delete, insert, or_, select, update
 
 from app.models import (
     Card,
@@ -65,16 +65,6 @@ class CardRepository(Repository[Card]):
         if query:
             statement = statement.where(card_search_condition(query))
         return await self.page(statement, page)
-
-    async def count_by_group(self, user_group_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-        if not user_group_ids:
-            return {}
-        statement = (
-            select(Card.user_group_id, func.count(Card.id))
-            .where(Card.user_group_id.in_(user_group_ids))
-            .group_by(Card.user_group_id)
-        )
-        return {group_id: int(count) for group_id, count in (await self.session.execute(statement)).all()}
 
     async def delete_for_group(self, user_group_id: uuid.UUID) -> Sequence[RowMapping]:
         """Deletes the group's cards; returns their rows, for the record of the group's deletion."""

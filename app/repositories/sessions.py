@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -58,17 +58,6 @@ class SessionRepository(Repository[ChargingSession]):
     async def exists_for_group(self, user_group_id: uuid.UUID) -> bool:
         statement = select(ChargingSession.id).where(ChargingSession.user_group_id == user_group_id).limit(1)
         return (await self.session.execute(statement)).first() is not None
-
-    async def count_by_group(self, user_group_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-        if not user_group_ids:
-            return {}
-        statement = (
-            select(ChargingSession.user_group_id, func.count())
-            .where(ChargingSession.user_group_id.in_(user_group_ids))
-            .group_by(ChargingSession.user_group_id)
-        )
-        rows = (await self.session.execute(statement)).all()
-        return {group_id: int(count) for group_id, count in rows if group_id is not None}
 
     async def by_transaction_id(self, transaction_id: str) -> ChargingSession | None:
         statement = self.base_statement().where(ChargingSession.transaction_id == transaction_id)

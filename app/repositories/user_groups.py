@@ -1,8 +1,11 @@
 """User groups."""
 
 import uuid
+from collections.abc import Sequence
 
-from app.models import UserGroup
+from sqlalchemy import select
+
+from app.models import UserGroup, UserGroupCounts
 from app.repositories.base import Repository
 
 
@@ -21,3 +24,15 @@ class UserGroupRepository(Repository[UserGroup]):
         statement = self.base_statement().where(UserGroup.id == id_).with_for_update(read=True)
         found: UserGroup | None = (await self.session.execute(statement)).scalar_one_or_none()
         return found
+
+    async def counts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+        """Cards and sessions of each group, as the database keeps them (`UserGroupCounts`)."""
+        if not ids:
+            return {}
+        statement = (
+            select(UserGroupCounts.user_group_id, UserGroupCounts.card_count, UserGroupCounts.session_count)
+            .join(UserGroup, UserGroup.id == UserGroupCounts.user_group_id)
+            .where(UserGroup.organization_id == self.organization_id, UserGroupCounts.user_group_id.in_(ids))
+        )
+        rows = await self.session.execute(statement)
+        return {group_id: (cards, sessions) for group_id, cards, sessions in rows}

@@ -172,8 +172,7 @@ async def _with_counts(
     ids = [group.id for group in groups]
     activations = ActivationRepository(session, ctx.organization_id)
     tariffs = await TariffRepository(session, ctx.organization_id).current_for_groups(ids)
-    cards = await CardRepository(session, ctx.organization_id).count_by_group(ids)
-    sessions = await SessionRepository(session, ctx.organization_id).count_by_group(ids)
+    counts = await UserGroupRepository(session, ctx.organization_id).counts(ids)
     custom = await activations.custom_totals(
         [g.id for g in groups if g.activation_scope == ActivationScope.custom]
     )
@@ -192,8 +191,8 @@ async def _with_counts(
                 if group.activation_scope == ActivationScope.all
                 else custom.get(group.id, nothing)
             ),
-            card_count=cards.get(group.id, 0),
-            session_count=sessions.get(group.id, 0),
+            card_count=counts[group.id][0],
+            session_count=counts[group.id][1],
         )
         for group in groups
     ]
