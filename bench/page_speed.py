@@ -4,7 +4,8 @@ authorize, each as a ratio to the ceiling (`GET /healthz` of the same server) me
     python -m bench.page_speed --db sqlite --scale 0.05 --reps 3 [--before DIR]
 
 With `--before DIR` (a checkout of another commit, e.g. `git archive main | tar -x -C DIR`) a second
-server runs that code on the same database and both are measured in turn, each repetition
+server runs that code on the same database (or on `--before-database-url`, a copy migrated down to
+that commit's revision, when the schemas differ) and both are measured in turn, each repetition
 alternating which goes first: an A/B in one run. Per server and repetition the sequence is
 ceiling, list, ceiling, history, ceiling, page, ceiling, card add, ceiling, authorize, ceiling; each
 ratio is the load's rps over the mean of the two ceilings around it; the verdict is the median
@@ -196,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=0.05)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--before", type=Path, help="a checkout of the code to compare with (A/B)")
+    parser.add_argument(
+        "--before-database-url",
+        help="the database the --before code reads, when the two commits' schemas differ: a copy of "
+        "the bench database migrated down to that commit's head (readiness refuses another revision)",
+    )
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=6.0)
     parser.add_argument("--connections", type=int, default=32)
@@ -219,9 +225,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     all_loads = loads(args.db, args.scale, run_dir / "inputs", args.seed, args.connections, tag)
     codes = {"after": ROOT} | ({"before": args.before.resolve()} if args.before else {})
+    before_env = {"DATABASE_URL": args.before_database_url} if args.before_database_url else {}
     servers = {
         label: CodeServer(
-            args.db, args.scale, harness.free_port(18300 + 20 * i), 1, run_dir / f"{label}.log", code_dir=path
+            args.db,
+            args.scale,
+            harness.free_port(18300 + 20 * i),
+            1,
+            run_dir / f"{label}.log",
+            extra_env=before_env if label == "before" else {},
+            code_dir=path,
         )
         for i, (label, path) in enumerate(codes.items())
     }
