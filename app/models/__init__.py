@@ -13,8 +13,8 @@ from app.models.user_groups import (
     ChargingSession,
     TariffVersion,
     UserGroup,
-    UserGroupCounts,
     UserGroupRules,
+    UserGroupTally,
 )
 
 __all__ = [
@@ -39,8 +39,8 @@ __all__ = [
     "TariffVersion",
     "UnknownCard",
     "UserGroup",
-    "UserGroupCounts",
     "UserGroupRules",
+    "UserGroupTally",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

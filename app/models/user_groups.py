@@ -55,8 +55,9 @@ class UserGroup(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     card_seq: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
-class UserGroupCounts(Base):
-    """A group's card and session counts, kept by the database itself: triggers on cards,
+class UserGroupTally(Base):
+    """A group's card and session counts (the table `user_group_counts`; the list item's counts box
+    is the schema `UserGroupCounts`), kept by the database itself: triggers on cards,
     charging_sessions and user_groups (migration 0014, which says why each is written as it is)
     update them in the statement that adds, moves or removes a card or records a session,
     whatever wrote it. The list and the group page read them instead of counting: a count per item

@@ -23,7 +23,7 @@ from app.models import (
     Organization,
     TariffVersion,
     UserGroup,
-    UserGroupCounts,
+    UserGroupTally,
 )
 from app.models.base import utcnow
 from app.pagination import PageRequest
@@ -65,8 +65,8 @@ def _count(*conditions: Any) -> Any:
 def _columns() -> tuple[Any, ...]:
     sources: dict[str, Any] = {
         **{name: getattr(UserGroup, name) for name in GroupRow._fields[:8]},
-        "card_count": UserGroupCounts.card_count,
-        "session_count": UserGroupCounts.session_count,
+        "card_count": UserGroupTally.card_count,
+        "session_count": UserGroupTally.session_count,
         "activated_charging_groups": _count(Activation.user_group_id == UserGroup.id),
         # Each activation's charging group by its primary key: as a join, PostgreSQL hashed every
         # charging group of the organization for each group of the page (400 rows each at the
@@ -106,7 +106,7 @@ def _statement() -> Select[Any]:
         select(*COLUMNS)
         .select_from(
             UserGroup.__table__.outerjoin(TariffVersion, current_tariff).outerjoin(
-                UserGroupCounts, UserGroupCounts.user_group_id == UserGroup.id
+                UserGroupTally, UserGroupTally.user_group_id == UserGroup.id
             )
         )
         .where(UserGroup.organization_id == bindparam("page_organization_id", type_=UserGroup.id.type))

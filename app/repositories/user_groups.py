@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from app.models import UserGroup, UserGroupCounts
+from app.models import UserGroup, UserGroupTally
 from app.repositories.base import Repository
 
 
@@ -26,13 +26,13 @@ class UserGroupRepository(Repository[UserGroup]):
         return found
 
     async def counts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
-        """Cards and sessions of each group, as the database keeps them (`UserGroupCounts`)."""
+        """Cards and sessions of each group, as the database keeps them (`UserGroupTally`)."""
         if not ids:
             return {}
         statement = (
-            select(UserGroupCounts.user_group_id, UserGroupCounts.card_count, UserGroupCounts.session_count)
-            .join(UserGroup, UserGroup.id == UserGroupCounts.user_group_id)
-            .where(UserGroup.organization_id == self.organization_id, UserGroupCounts.user_group_id.in_(ids))
+            select(UserGroupTally.user_group_id, UserGroupTally.card_count, UserGroupTally.session_count)
+            .join(UserGroup, UserGroup.id == UserGroupTally.user_group_id)
+            .where(UserGroup.organization_id == self.organization_id, UserGroupTally.user_group_id.in_(ids))
         )
         rows = await self.session.execute(statement)
         return {group_id: (cards, sessions) for group_id, cards, sessions in rows}

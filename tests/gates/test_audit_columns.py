@@ -39,7 +39,7 @@ from app.models import (
     LocalListRemoval,
     Organization,
     UnknownCard,
-    UserGroupCounts,
+    UserGroupTally,
     WebhookDelivery,
 )
 from app.models.base import Audited
@@ -69,7 +69,7 @@ NOT_AUDITED: dict[type[Any], str] = {
     LocalListMembership: "derived from audited changes, in their transaction (app/services/local_lists.py)",
     UnknownCard: "an observation of refused UIDs, written after the answer; adding one is card.added",
     LearningMode: "a link row; its changes are the user group's learning_mode.* records",
-    UserGroupCounts: "counts of audited rows, kept by the database in their statement (migration 0014)",
+    UserGroupTally: "counts of audited rows, kept by the database in their statement (migration 0014)",
 }
 AUDITED: list[type[Audited]] = sorted(
     (mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, Audited)),
