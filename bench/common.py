@@ -21,7 +21,7 @@ VENV_BIN = ROOT / ".venv" / "bin"
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 # Bump when the generated data changes shape: cached databases of another version are rebuilt.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 
 # The default organization (scale 1.0), as in the issue.
 FULL_SIZES = {

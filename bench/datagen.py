@@ -36,6 +36,7 @@ from typing import Any
 from app.enums import ChargePointRole
 from app.services.api_keys import generate_key, hash_key
 from app.services.pricing import energy_kwh, session_cost
+from app.tariff_description import describe_tariff
 
 from bench.common import (
     BENCH_ADMIN_KEY_NAME,
@@ -175,6 +176,7 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("charging_group_name", "str"),
         ("tariff_version_id", "uuid"),
         ("tariff_snapshot", "json"),
+        ("tariff_description", "str"),
         ("decision_status", "str"),
         ("decision_reason", "str"),
         ("meter_start_wh", "int"),
@@ -439,6 +441,7 @@ class Organization:
         self.tv_id: list[int] = []
         self.tv_from: list[int] = []
         self.tv_snapshot: list[str] = []  # the JSON a session copies
+        self.tv_description: list[str] = []  # and its text, as the model's default writes it
         self.tv_fields: list[dict[str, Any]] = []
         ug_rows, tv_rows, act_rows = [], [], []
         for i in range(n):
@@ -513,6 +516,7 @@ class Organization:
         self.tv_from.append(valid_from)
         self.tv_fields.append(fields)
         self.tv_snapshot.append(_json({**fields, "valid_from": _iso(valid_from)}))
+        self.tv_description.append(describe_tariff(json.loads(self.tv_snapshot[-1])))
         return (
             self.org_id,
             ug_id,
@@ -670,6 +674,7 @@ class Organization:
                     tv = versions[pos] if pos >= 0 else -1
             tariff_id = self.tv_id[tv] if tv >= 0 else None
             snapshot = self.tv_snapshot[tv] if tv >= 0 else "null"
+            description = self.tv_description[tv] if tv >= 0 else None
             currency = self.tv_fields[tv]["currency"] if tv >= 0 else None
             if still_active:
                 status, version, updated = "active", 1, started
@@ -704,6 +709,7 @@ class Organization:
                     self.cg_name[cg],
                     tariff_id,
                     snapshot,
+                    description,
                     decision,
                     reason,
                     meter_start,

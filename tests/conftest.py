@@ -6,6 +6,7 @@ and every query of the app is scoped to the caller's organization.
 """
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,12 +16,14 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Text, cast, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli import migrate
 from app.main import create_app
+from app.models import ChargingSession
 from app.settings import Settings, normalize_database_url
+from app.tariff_description import describe_tariff
 from tests.factories import Org, in_unit_of_work, make_org
 
 SERVER_URL = os.environ.get("DATABASE_URL")
@@ -92,8 +95,10 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
         # A gate over everything the suite wrote, by every path it took (single and bulk writes,
         # moves, deletes, cascades, sessions, the direct inserts of tests/factories.py): the
-        # counts the database keeps per group are the counts of its rows.
+        # counts the database keeps per group are the counts of its rows, and every session's
+        # tariff description is its tariff copy's.
         assert in_unit_of_work(test_client, groups_miscounted) == []
+        assert in_unit_of_work(test_client, sessions_misdescribed) == []
 
 
 COUNTS_DISAGREE = text(
@@ -110,6 +115,18 @@ async def groups_miscounted(session: AsyncSession) -> list[tuple[Any, ...]]:
     """Every group whose kept counts (`user_group_counts`) differ from its rows, or that has none."""
     rows = await session.execute(COUNTS_DISAGREE)
     return [tuple(row) for row in rows if (row.card_count, row.session_count) != (row.cards, row.sessions)]
+
+
+async def sessions_misdescribed(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """Every session whose stored tariff description is not its tariff copy's, distinct copies once."""
+    copy, description = cast(ChargingSession.tariff_snapshot, Text), ChargingSession.tariff_description
+    described = select(copy, description).group_by(copy, description)
+    wrong = []
+    for stored, written in await session.execute(described):
+        snapshot = None if stored is None else json.loads(stored)
+        if written != (None if snapshot is None else describe_tariff(snapshot)):
+            wrong.append((stored, written))
+    return wrong
 
 
 @pytest.fixture

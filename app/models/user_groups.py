@@ -5,8 +5,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.enums import ActivationScope, EntityType, QuotaPeriod, UserGroupStatus, UserGroupType
 from app.models.base import (
@@ -18,6 +19,7 @@ from app.models.base import (
     VersionedMixin,
     str_enum,
 )
+from app.tariff_description import describe_tariff
 
 ORG_FK = "organizations.id"
 LIST_COLUMNS = (
@@ -197,11 +199,20 @@ class Card(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     listed_valid_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
+def _described_tariff(context: DefaultExecutionContext) -> str | None:
+    """The description of the tariff copy the inserted row carries (whatever issues the insert)."""
+    parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    snapshot = parameters.get("tariff_snapshot")
+    return None if snapshot is None else describe_tariff(snapshot)
+
+
 class ChargingSession(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     """A charging session reported by the charge-point backend, documented with the tariff in
     force when it started. Names and ids are copied, so the record outlives cards and connectors."""
 
     __audit_entity__ = EntityType.session
+    # The description is the tariff copy's text, written with it: the copy is in the record.
+    __audit_internal__ = Audited.__audit_internal__ | {"tariff_description"}
 
     __tablename__ = "charging_sessions"
     __table_args__ = (
@@ -242,6 +253,17 @@ class ChargingSession(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
         ForeignKey("tariff_versions.id", ondelete="RESTRICT"), default=None
     )
     tariff_snapshot: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # The copy as one line of text (the export's `tariff` column), written when the row is inserted:
+    # the copy never changes, and the export reads text at the database's speed where rendering
+    # the copy per row kept PostgreSQL from using its parallel workers (docs/performance.md).
+    tariff_description: Mapped[str | None] = mapped_column(Text, default=_described_tariff)
+
+    @validates("tariff_snapshot")
+    def _describe_copy(self, _key: str, snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A copy set on the object (a new session, or any later change) carries its text along."""
+        self.tariff_description = None if snapshot is None else describe_tariff(snapshot)
+        return snapshot
+
     decision_status: Mapped[str] = mapped_column(String(32))
     decision_reason: Mapped[str] = mapped_column(String(64))
     # Wh meter readings are cumulative over a charger's life: beyond 32 bits.

@@ -3,14 +3,14 @@
 The columns are one table (`COLUMNS`): name, kind, column. Each kind is written in SQL exactly as
 `app/csv_cells.py` writes the Python value (text neutralized against formulas, times in UTC in
 ISO 8601, amounts with the currency's minor units), so the file is the same on both databases.
+The tariff is the text written with the session when it started (`tariff_description`).
 
 * PostgreSQL renders every line itself and sends them with `COPY (SELECT ...) TO STDOUT`, streamed
   through asyncpg's `copy_from_query` on the session's own pooled connection into a bounded queue.
 * SQLite renders every line too, amounts included for the plain text `str(Decimal)` stores; the rare
-  amount in another form and the tariff (cached per copy) are written by Python functions the
-  service gives, called by SQLite. A thread of its own reads the lines on a stdlib `sqlite3`
-  connection to the same file, joins each batch into one chunk and hands it to the response
-  through a bounded queue.
+  amount in another form is written by a Python function the service gives, called by SQLite. A
+  thread of its own reads the lines on a stdlib `sqlite3` connection to the same file, joins each
+  batch into one chunk and hands it to the response through a bounded queue.
 """
 
 import asyncio
@@ -22,17 +22,17 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Numeric, Select, Text, case, cast, column, func, literal_column, select, true
+from sqlalchemy import Select, literal_column, select
 from sqlalchemy.engine import Dialect
 
 from app.currencies import minor_units
 from app.models import ChargingSession, TariffVersion
 from app.repositories.sessions import SessionFilters, SessionRepository
 
-__all__ = ["AMOUNT", "COLUMNS", "TARIFF", "SessionExportRepository"]
+__all__ = ["AMOUNT", "COLUMNS", "SessionExportRepository"]
 
 T = "charging_sessions"
-# (header, kind, SQL column); kinds: id, text, time, decimal, money, tariff, as written by csv_cells.
+# (header, kind, SQL column); kinds: id, text, time, decimal, money, as written by csv_cells.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("session_id", "id", f"{T}.id"),
     ("transaction_id", "text", f"{T}.transaction_id"),
@@ -46,23 +46,17 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("energy_kwh", "decimal", f"{T}.energy_kwh"),
     ("cost", "money", f"{T}.cost"),
     ("currency", "text", f"{T}.currency"),
-    ("tariff", "tariff", f"{T}.tariff_snapshot"),
+    ("tariff", "text", f"{T}.tariff_description"),
     ("decision", "text", f"{T}.decision_status"),
 )
-# SQLite calls these Python functions (registered on the export's connection, given by the service):
-# AMOUNT(stored amount, currency or NULL) for an amount not in plain form, TARIFF(copy) for every row.
+# SQLite calls this Python function (registered on the export's connection, given by the service):
+# AMOUNT(stored amount, currency or NULL) for an amount not in plain form.
 AMOUNT = "ugs_export_amount"
-TARIFF = "ugs_export_tariff"
 SQLITE_BATCH = 800  # lines per fetch, joined into one chunk: ~270 KB with the bench's data
 QUEUE_CHUNKS = 8  # chunks in flight to the response (COPY's: what one socket read held, ~200 KB measured)
 SQLITE_BUSY_MS = 5000  # a WAL reader waits for a lock only while a checkpoint resets the log
 COPY_TIMEOUT_S = 24 * 3600.0  # asyncpg bounds the whole COPY (the client's reading included)
 HYPHEN = " || '-' || "
-SNAPSHOT = "snapshot"
-DESCRIBED = "described"
-# The tariff copy's fields, typed as the description reads them (a JSON number or text alike).
-SNAPSHOT_FIELDS = {"currency": Text, "price_per_kwh": Numeric, "session_fee": Numeric}
-SNAPSHOT_FIELDS |= {"parking_fee_per_hour": Numeric, "parking_grace_minutes": Text}
 _CODE = re.compile(r"[A-Z]{3}")
 # COPY's text format escapes these in a value; a raw newline is only ever a line's end.
 _TEXT_ESCAPES = {b"\\\\": b"\\", b"\\n": b"\n", b"\\r": b"\r", b"\\t": b"\t"}
@@ -89,32 +83,10 @@ def _units(code: str, currencies: Sequence[str]) -> str:
     return f"(CASE {code} {cases} END)" if cases else "NULL::int"
 
 
-def _tariff(snapshot: str, currencies: Sequence[str]) -> str:
-    """The router's former `_describe_tariff`, in SQL: '' without a tariff."""
-
-    def field(name: str) -> str:  # parsed once per row (SNAPSHOT, joined laterally)
-        return f"{SNAPSHOT}.{name}"
-
-    def amount(name: str) -> str:
-        return _money(field(name), _units(field("currency"), currencies))
-
-    grace = f"coalesce(nullif({field('parking_grace_minutes')}, '0'), '0')"
-    describe = (
-        f"{field('currency')} || ' ' || {amount('price_per_kwh')} || '/kWh'"
-        f" || CASE WHEN {field('session_fee')} IS NULL THEN '' ELSE ' + ' || {amount('session_fee')} || '/session' END"  # noqa: E501
-        f" || CASE WHEN {field('parking_fee_per_hour')} IS NULL THEN '' ELSE ' + ' || {amount('parking_fee_per_hour')}"  # noqa: E501
-        f" || '/h parking after ' || {grace} || ' min' END"
-    )
-    empty = f"{snapshot} IS NULL OR json_typeof({snapshot}) <> 'object' OR {snapshot}::text = '{{}}'"
-    return _neutralized(f"(CASE WHEN {empty} THEN '' ELSE {describe} END)")
-
-
 def _pg_cell(kind: str, column: str, currencies: Sequence[str]) -> str:
     """The cell's text, NULL for an empty cell (`concat` writes NULL as nothing)."""
     if kind == "text":
         return f"""replace({_neutralized(column)}, '"', '""')"""
-    if kind == "tariff":  # rendered once per distinct copy (SessionExportRepository._described)
-        return f"{DESCRIBED}.cell"
     if kind == "id":
         return f"{column}::text"
     if kind == "time":  # isoformat(): the microseconds only when there are some
@@ -195,8 +167,6 @@ def _sqlite_cell(kind: str, column: str, currencies: Sequence[str]) -> str:
     """The cell's text, quotes doubled where text can hold them."""
     if kind == "text":
         return _sqlite_text(column)
-    if kind == "tariff":
-        return f"""replace({TARIFF}({column}), '"', '""')"""
     if kind == "id":
         parts = [
             f"substr({column}, {at}, {length})" for at, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
@@ -237,46 +207,14 @@ def driver_statement(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> t
 
 
 class SessionExportRepository(SessionRepository):
-    def _ordered(
-        self, filters: SessionFilters, *cells: str, currencies: Sequence[str] | None = None
-    ) -> Select[*tuple[Any, ...]]:
-        """The cells of every matching session in export order; with `currencies`, joined to the
-        tariff descriptions (`DESCRIBED`)."""
-        source: Any = ChargingSession.__table__
-        if currencies is not None:
-            described = self._described(filters, currencies)
-            source = source.outerjoin(
-                described, described.c.copy == cast(ChargingSession.tariff_snapshot, Text)
-            )
+    def _ordered(self, filters: SessionFilters, *cells: str) -> Select[*tuple[Any, ...]]:
+        """The cells of every matching session in export order."""
         statement: Select[*tuple[Any, ...]] = (
             self._filtered(filters)
             .with_only_columns(*(literal_column(cell) for cell in cells))
-            .select_from(source)
             .order_by(ChargingSession.created_at, ChargingSession.id)
         )
         return statement
-
-    def _described(self, filters: SessionFilters, currencies: Sequence[str]) -> Any:
-        """The tariff cell of each distinct tariff copy among the matching sessions, keyed by the
-        copy's text: sessions share a few thousand copies, and rendering one per row was the
-        export's largest cost (436 of ~1,250 ms per 200,000 rows)."""
-        copies = (
-            self._filtered(filters)
-            .with_only_columns(cast(ChargingSession.tariff_snapshot, Text).label("copy"))
-            .where(ChargingSession.tariff_snapshot.is_not(None))
-            .distinct()
-            .subquery("copies")
-        )
-        copy = cast(copies.c.copy, JSON)
-        fields = func.json_to_record(case((func.json_typeof(copy) == "object", copy))).table_valued(
-            *(column(name, kind) for name, kind in SNAPSHOT_FIELDS.items())
-        )
-        cell = f"""replace({_tariff("copies.copy::json", currencies)}, '"', '""')"""
-        return (
-            select(copies.c.copy, literal_column(cell).label("cell"))
-            .select_from(copies.outerjoin(fields.render_derived(with_types=True).lateral(SNAPSHOT), true()))
-            .subquery(DESCRIBED)
-        )
 
     def _currencies_statement(self) -> Select[str]:
         """Every currency a session can have: the organization's tariffs' (a session copies its tariff's,
@@ -298,9 +236,7 @@ class SessionExportRepository(SessionRepository):
         connection = await self.session.connection()
         # One statement for the whole export, however slowly the client reads: no statement timeout.
         await connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
-        sql, values = driver_statement(
-            self._ordered(filters, line, currencies=currencies), connection.dialect
-        )
+        sql, values = driver_statement(self._ordered(filters, line), connection.dialect)
         driver: Any = (await connection.get_raw_connection()).driver_connection
         queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(QUEUE_CHUNKS)
 
@@ -327,10 +263,10 @@ class SessionExportRepository(SessionRepository):
                     await connection.invalidate()
 
     async def sqlite_lines(
-        self, filters: SessionFilters, amount: Callable[[Any, str | None], str], tariff: Callable[[Any], str]
+        self, filters: SessionFilters, amount: Callable[[Any, str | None], str]
     ) -> AsyncGenerator[bytes]:
         """The CSV lines rendered by SQLite, in chunks of SQLITE_BATCH lines, read by a thread of their own
-        on a read-only stdlib connection to the database file; `amount` and `tariff` are AMOUNT and TARIFF."""
+        on a read-only stdlib connection to the database file; `amount` is AMOUNT."""
         bind = self.session.get_bind()
 
         def lines(currencies: Sequence[str]) -> tuple[str, list[Any]]:
@@ -340,7 +276,7 @@ class SessionExportRepository(SessionRepository):
             str(bind.engine.url.database),
             driver_statement(self._currencies_statement(), bind.dialect),
             lines,
-            {AMOUNT: (2, amount), TARIFF: (1, tariff)},
+            {AMOUNT: (2, amount)},
         )
         reader.start()
         try:

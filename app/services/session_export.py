@@ -1,22 +1,19 @@
 """The sessions CSV export: the lines as the database renders them (app/repositories/session_export.py);
-on SQLite, Python writes the tariff (once per copy) and any amount SQL does not write itself."""
+on SQLite, Python writes any amount SQL does not write itself."""
 
-import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.csv_cells import neutralize
 from app.currencies import amount_text
 from app.repositories.session_export import COLUMNS, SessionExportRepository
 from app.repositories.sessions import SessionFilters
 from app.services.context import RequestContext
 
-__all__ = ["HEADER", "describe_tariff", "sessions_csv"]
+__all__ = ["HEADER", "sessions_csv"]
 
 HEADER = ",".join(f'"{name}"' for name, _, _ in COLUMNS).encode() + b"\r\n"
 
@@ -30,7 +27,7 @@ async def sessions_csv(
     if session.get_bind().dialect.name == "postgresql":
         lines = repository.postgres_lines(filters)
     else:
-        lines = repository.sqlite_lines(filters, _amount_cell, _tariff_cell)
+        lines = repository.sqlite_lines(filters, _amount_cell)
     # Closed with this generator (a client that leaves), not later by the garbage collector: the COPY's
     # connection is invalidated and SQLite's reader stopped at once.
     async with aclosing(lines):
@@ -42,25 +39,3 @@ def _amount_cell(stored: Any, currency: str | None) -> str:
     """An amount as stored (SQLite: `str(Decimal)`) in the currency's minor units; the energy (no
     currency) as Decimal.normalize writes it, which is the same rule."""
     return amount_text(Decimal(stored), currency)
-
-
-@lru_cache(maxsize=8192)  # sessions share their tariff's snapshot: the same text, over and over
-def _tariff_cell(stored: str | None) -> str:
-    return neutralize(describe_tariff(None if stored is None else json.loads(stored)))
-
-
-def describe_tariff(snapshot: dict[str, Any] | None) -> str:
-    if not snapshot:
-        return ""
-    currency = snapshot["currency"]
-
-    def amount(name: str) -> str:
-        return amount_text(Decimal(snapshot[name]), currency)
-
-    parts = [f"{currency} {amount('price_per_kwh')}/kWh"]
-    if snapshot.get("session_fee") is not None:
-        parts.append(f"{amount('session_fee')}/session")
-    if snapshot.get("parking_fee_per_hour") is not None:
-        grace = snapshot.get("parking_grace_minutes") or 0
-        parts.append(f"{amount('parking_fee_per_hour')}/h parking after {grace} min")
-    return " + ".join(parts)

@@ -1,7 +1,9 @@
 """The sessions CSV export (rendered by the database: app/repositories/session_export.py) is byte for
 byte the file the former Python writer produced from the ORM rows (`reference_csv` below keeps it):
 formula cells, quotes, control characters, unicode, NULLs, amounts in the currency's minor units,
-times in UTC; with the filters, across batches, and a failure mid-stream is not a complete file."""
+times in UTC; with the filters, across batches, and a failure mid-stream is not a complete file.
+The tariff column is the description written with the session (`tariff_description`): the
+reference writes it from the session's tariff copy, as the former writer did."""
 
 import asyncio
 import threading
@@ -14,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, null, select, update
+from sqlalchemy import insert, null, select, text, update
 
 from app.csv_cells import Cell, CsvWriter
 from app.currencies import amount_text
@@ -26,7 +28,7 @@ from app.repositories import session_export as session_export_repository
 from app.repositories.sessions import SessionFilters
 from app.services import session_export
 from app.services.context import RequestContext
-from app.services.session_export import describe_tariff
+from app.tariff_description import describe_tariff
 from tests.factories import Org, add_card, create_user_group, make_site, ok, stop
 
 # The export's columns as the Python writer wrote them before the database rendered them.
@@ -96,6 +98,10 @@ def _edit(client: TestClient, session_id: str | None, tx: str | None = None, **v
             else ChargingSession.transaction_id == tx
         )
         # Rows as older code or another writer may have stored them: not a change through the API.
+        # A copy is written with its description, as every insert writes it (the column's default).
+        if "tariff_snapshot" in values:
+            copy = values["tariff_snapshot"]
+            values["tariff_description"] = describe_tariff(copy) if isinstance(copy, dict) else None
         await session.execute(statement.values(**values).execution_options(**{AUDITED_BULK: True}))
 
     _run(client, work)
@@ -268,14 +274,22 @@ def test_a_client_that_leaves_stops_the_reader(
 def test_a_failure_mid_stream_is_not_a_complete_file(
     client: TestClient, org: Org, sessions: dict[str, Any]
 ) -> None:
-    """A row the export cannot write (a tariff copy whose price is not a number) after more than a batch
-    (on PostgreSQL the tariff descriptions are rendered before the first line, so it fails there at
-    once): the error reaches the server (the connection is cut), never a shorter file that looks
-    whole; the next export works (the connection that failed is not reused mid-COPY)."""
+    """SQLite: a row the export cannot write (an amount another writer stored that is not a number,
+    written by Python) after more than a batch: the error reaches the server (the connection is
+    cut), never a shorter file that looks whole; the next export works."""
+    db: Database = client.app.state.db  # type: ignore[attr-defined]
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL writes every cell in SQL: its failure mid-stream is the next test's")
     test_filters_and_batches(client, org, sessions)
     whole = export(client, org)
-    broken = {"currency": "EUR", "price_per_kwh": "not a number"}
-    _edit(client, None, tx="=clone-5200", tariff_snapshot=broken)
+
+    async def store_cost(session: Any, cost: str) -> None:
+        await session.execute(
+            text("UPDATE charging_sessions SET cost = :cost WHERE transaction_id = '=clone-5200'"),
+            {"cost": cost},
+        )
+
+    _run(client, lambda session: store_cost(session, "not a number"))
 
     async def get() -> None:
         transport = httpx.ASGITransport(app=client.app)  # raises what the application raises
@@ -283,11 +297,63 @@ def test_a_failure_mid_stream_is_not_a_complete_file(
             await http.get("/v1/sessions/export.csv", headers=org.auth())
 
     assert client.portal is not None
-    with pytest.raises(Exception) as raised:  # the driver's own error, per database
+    with pytest.raises(InvalidOperation):  # amount_text's own error, raised mid-stream
         client.portal.call(get)
-    assert "not a number" in str(raised.value) or isinstance(raised.value, InvalidOperation)
     # What a client has received by then is a 200 with a body shorter than the file.
     cut = client.get("/v1/sessions/export.csv", headers=org.auth())
     assert cut.status_code == 200 and len(cut.content) < len(whole)
-    _edit(client, None, tx="=clone-5200", tariff_snapshot=None)
+    _run(client, lambda session: store_cost(session, "1.00"))
+    assert export(client, org) == reference_csv(client, org)
+
+
+def test_a_database_gone_mid_copy_ends_the_export_with_an_error(
+    client: TestClient, org: Org, sessions: dict[str, Any]
+) -> None:
+    """PostgreSQL: the COPY's server process ends while the export is half sent (a restart, an
+    operator's pg_terminate_backend): the export raises instead of ending as if complete, and the
+    connection it held is not returned to the pool; the next export works."""
+    db: Database = client.app.state.db  # type: ignore[attr-defined]
+    if db.is_sqlite:
+        pytest.skip("SQLite reads the file in-process: no server to lose")
+    first = sessions["ids"][0]
+    # 100,000 more rows (~27 MB of CSV): more than the queue and both sockets' buffers hold, so the
+    # COPY is still sending when the reader pauses.
+    columns = [c.key for c in ChargingSession.__table__.columns if c.key not in ("id", "transaction_id")]
+    listed = ", ".join(columns)
+    clone = text(
+        f"INSERT INTO charging_sessions (id, transaction_id, {listed})"
+        f" SELECT gen_random_uuid(), 'gone-' || n, {listed} FROM charging_sessions,"
+        " generate_series(1, 100000) AS n WHERE id = :id"
+    )
+    forget = text("DELETE FROM charging_sessions WHERE transaction_id LIKE 'gone-%'")
+    _run(client, lambda session: session.execute(clone, {"id": uuid.UUID(first)}))
+    ctx = RequestContext(org.id, None, "test", Role.admin, None)
+
+    async def cut_off() -> BaseException:
+        async with db.sessionmaker() as session:  # as the router's: closed, never committed
+            chunks = session_export.sessions_csv(session, ctx, SessionFilters())
+            await anext(chunks)  # the header
+            await anext(chunks)  # the first lines: the COPY is running
+            await asyncio.sleep(0.3)  # the queue fills; the COPY waits for the reader
+            async with db.sessionmaker() as other:
+                copying = (
+                    await other.execute(
+                        text(
+                            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND query LIKE 'COPY (SELECT concat(%' AND pid <> pg_backend_pid()"
+                        )
+                    )
+                ).scalar_one()
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": copying})
+            try:
+                async for _ in chunks:
+                    pass
+            except Exception as error:
+                return error
+            raise AssertionError("the export ended as if it were complete")
+
+    assert client.portal is not None
+    error = client.portal.call(cut_off)
+    assert "terminat" in str(error).lower() or "connection" in str(error).lower(), repr(error)
+    _run(client, lambda session: session.execute(forget))
     assert export(client, org) == reference_csv(client, org)

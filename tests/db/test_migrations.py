@@ -178,3 +178,54 @@ async def _record_as_the_old_code_did(db: Database) -> None:
                 "WHERE s.id = audit_events.entity_id) WHERE entity_type = 'session'"
             )
         )
+
+
+def test_sessions_recorded_before_0015_are_described(empty_database: str) -> None:
+    """Revision 0015 writes each existing session's tariff description from its copy (the export's
+    `tariff` column), and leaves sessions without a tariff without one."""
+    config = alembic_config(empty_database)
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, "head")
+    settings = Settings(database_url=empty_database, log_level="WARNING")
+    tariffs = {
+        "EURFEE1": {"currency": "EUR", "price_per_kwh": "0.3", "session_fee": "1", "parking_fee_per_hour": 2},
+        "JPY0001": {"currency": "JPY", "price_per_kwh": "30"},
+        "NOTARIF": None,
+    }
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        org = make_org(client)
+        site = make_site(client, org, connectors=1)
+        for uid, tariff in tariffs.items():
+            extra = {"tariff": tariff} if tariff else {}
+            group = create_user_group(client, org, name=f"Group {uid}", activation={"scope": "all"}, **extra)
+            add_card(client, org, group["id"], uid)
+            ok(start_session(client, org, uid, site["connectors"][0]["id"], _now()), 201)
+        written_by_inserts = _descriptions(client)
+
+    command.downgrade(config, "0014")
+    command.upgrade(config, "head")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        assert (
+            _descriptions(client)
+            == written_by_inserts
+            == {
+                "EURFEE1": "EUR 0.30/kWh + 1.00/session + 2.00/h parking after 0 min",
+                "JPY0001": "JPY 30/kWh",
+                "NOTARIF": None,
+            }
+        )
+        exported = client.get("/v1/sessions/export.csv", headers=org.auth())
+        assert exported.status_code == 200 and b'"JPY 30/kWh"' in exported.content
+
+
+def _descriptions(client: TestClient) -> dict[str, str | None]:
+    async def read() -> dict[str, str | None]:
+        db: Database = client.app.state.db  # type: ignore[attr-defined]
+        async with db.engine.connect() as connection:
+            statement = text("SELECT id_token, tariff_description FROM charging_sessions")
+            rows = await connection.execute(statement)
+            return {uid: description for uid, description in rows}
+
+    assert client.portal is not None
+    described: dict[str, str | None] = client.portal.call(read)
+    return described

@@ -31,6 +31,7 @@ from app.models import (
     Base,
     Card,
     ChangeEvent,
+    ChargingSession,
     IdempotencyRecord,
     LearningMode,
     LocalListClock,
@@ -127,7 +128,10 @@ async def _newest(session: AsyncSession, model: type[Audited], org: Org) -> Any:
 
 
 def _other_value(model: type[Audited], key: str, current: Any, target: Callable[[str], str]) -> Any:
-    """Another valid value for the column, chosen from its type alone."""
+    """Another valid value for the column, chosen from its type alone (a JSON column whose value has a
+    shape the model reads: from SHAPED)."""
+    if (model, key) in SHAPED:
+        return SHAPED[model, key]()
     column = inspect(model).local_table.c[key]
     foreign_keys: set[ForeignKey] = set(column.foreign_keys)
     if foreign_keys:
@@ -156,6 +160,15 @@ def _other_value(model: type[Audited], key: str, current: Any, target: Callable[
     if kind is uuid.UUID:
         return uuid.uuid4()
     raise AssertionError(f"{model.__name__}.{key}: no test value for type {kind}; add one here")
+
+
+# A session's tariff copy is described when it is set (ChargingSession.tariff_description).
+SHAPED: dict[tuple[type[Any], str], Callable[[], Any]] = {
+    (ChargingSession, "tariff_snapshot"): lambda: {
+        "currency": "EUR",
+        "price_per_kwh": f"0.{uuid.uuid4().int % 10**6:06d}",
+    },
+}
 
 
 def _action_for(model: type[Audited]) -> AuditAction:
