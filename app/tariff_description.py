@@ -11,8 +11,11 @@ from typing import Any
 from app.currencies import amount_text
 
 
-def describe_tariff(snapshot: dict[str, Any] | None) -> str:
-    """`EUR 0.30/kWh + 1.00/session + 3.00/h parking after 60 min`; '' without a tariff."""
+def describe_tariff(snapshot: dict[str, Any] | None) -> str | None:
+    """`EUR 0.30/kWh + 1.00/session + 3.00/h parking after 60 min`; None without a copy, '' for an
+    empty one (the export writes both as an empty cell)."""
+    if snapshot is None:
+        return None
     if not snapshot:
         return ""
     currency = snapshot["currency"]

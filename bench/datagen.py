@@ -441,7 +441,7 @@ class Organization:
         self.tv_id: list[int] = []
         self.tv_from: list[int] = []
         self.tv_snapshot: list[str] = []  # the JSON a session copies
-        self.tv_description: list[str] = []  # and its text, as the model's default writes it
+        self.tv_description: list[str | None] = []  # and its text, as the model's default writes it
         self.tv_fields: list[dict[str, Any]] = []
         ug_rows, tv_rows, act_rows = [], [], []
         for i in range(n):

@@ -123,8 +123,7 @@ async def sessions_misdescribed(session: AsyncSession) -> list[tuple[Any, ...]]:
     described = select(copy, description).group_by(copy, description)
     wrong = []
     for stored, written in await session.execute(described):
-        snapshot = None if stored is None else json.loads(stored)
-        if written != (None if snapshot is None else describe_tariff(snapshot)):
+        if written != describe_tariff(None if stored is None else json.loads(stored)):
             wrong.append((stored, written))
     return wrong
 

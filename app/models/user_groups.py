@@ -202,8 +202,7 @@ class Card(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
 def _described_tariff(context: DefaultExecutionContext) -> str | None:
     """The description of the tariff copy the inserted row carries (whatever issues the insert)."""
     parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
-    snapshot = parameters.get("tariff_snapshot")
-    return None if snapshot is None else describe_tariff(snapshot)
+    return describe_tariff(parameters.get("tariff_snapshot"))
 
 
 class ChargingSession(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
@@ -261,7 +260,7 @@ class ChargingSession(Audited, IdMixin, TimestampsMixin, VersionedMixin, Base):
     @validates("tariff_snapshot")
     def _describe_copy(self, _key: str, snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
         """A copy set on the object (a new session, or any later change) carries its text along."""
-        self.tariff_description = None if snapshot is None else describe_tariff(snapshot)
+        self.tariff_description = describe_tariff(snapshot)
         return snapshot
 
     decision_status: Mapped[str] = mapped_column(String(32))

@@ -41,11 +41,9 @@ def upgrade() -> None:
         "SELECT DISTINCT CAST(tariff_snapshot AS TEXT) FROM charging_sessions"
         " WHERE tariff_snapshot IS NOT NULL"
     ).scalars()
-    rows = []
-    for text in copies:
-        snapshot = json.loads(text)
-        if snapshot is not None:  # a JSON null is no tariff, as NULL is
-            rows.append({"copy": text, "description": describe_tariff(snapshot)})
+    # A JSON null is no tariff, as NULL is: it keeps no description.
+    described = ({"copy": text, "description": describe_tariff(json.loads(text))} for text in copies)
+    rows = [row for row in described if row["description"] is not None]
     if not rows:
         return
     op.execute("CREATE TEMPORARY TABLE ugs_tariff_descriptions (copy TEXT PRIMARY KEY, description TEXT)")

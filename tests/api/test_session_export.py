@@ -101,7 +101,7 @@ def _edit(client: TestClient, session_id: str | None, tx: str | None = None, **v
         # A copy is written with its description, as every insert writes it (the column's default).
         if "tariff_snapshot" in values:
             copy = values["tariff_snapshot"]
-            values["tariff_description"] = describe_tariff(copy) if isinstance(copy, dict) else None
+            values["tariff_description"] = describe_tariff(copy if isinstance(copy, dict) else None)
         await session.execute(statement.values(**values).execution_options(**{AUDITED_BULK: True}))
 
     _run(client, work)
